@@ -1,0 +1,3 @@
+"""facematch: a self-hosted face matching REST service."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,59 @@
+"""The one settings class. Every default lives here; read from FACEMATCH_* environment variables."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="FACEMATCH_", env_file=".env", extra="ignore")
+
+    # --- storage -----------------------------------------------------------------------------
+    data_dir: Path = Field(Path("data"), description="Where the SQLite file, keys and snapshots live.")
+    database_url: str | None = Field(
+        None, description="SQLAlchemy URL; default: a SQLite file under data_dir."
+    )
+    model_dir: Path = Field(Path("models"), description="ONNX models and manifest.json.")
+
+    # --- auth --------------------------------------------------------------------------------
+    admin_api_key: SecretStr | None = Field(
+        None, description="Admin key. No built-in default: `facematch serve` generates one."
+    )
+
+    # --- vision ------------------------------------------------------------------------------
+    min_face_size: int = Field(40, ge=12, description="Smallest face (pixels) the detector looks for.")
+    detect_max_side: int = Field(1024, ge=128, description="Detection runs on a copy this size.")
+    max_faces_per_image: int = Field(32, ge=1)
+    flip_tta: bool = Field(True, description="Embed chip and mirror, average (better accuracy).")
+    inference_threads: int = Field(2, ge=1, description="onnxruntime intra-op threads per session.")
+    inference_workers: int = Field(2, ge=1, description="Thread pool size for CPU-bound work.")
+    inference_timeout_s: float = Field(30.0, gt=0)
+    match_threshold: float | None = Field(
+        None, ge=-1, le=1, description="Cosine similarity threshold; default: the model's own."
+    )
+
+    # --- limits ------------------------------------------------------------------------------
+    max_body_bytes: int = Field(10 * 1024 * 1024, ge=1024)
+    max_image_pixels: int = Field(40_000_000, ge=64)
+    page_size_max: int = Field(500, ge=1)
+
+    # --- index -------------------------------------------------------------------------------
+    index_exact_max: int = Field(
+        50_000, ge=0, description="Collections larger than this switch to an approximate index."
+    )
+
+    @property
+    def effective_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'facematch.db').resolve()}"
+
+
+@lru_cache
+def get_settings() -> Settings:
+    """Settings from the environment, read once; tests build their own Settings instead."""
+    return Settings()
