@@ -1,0 +1,55 @@
+"""``python -m model_export {export,verify,fit-template}``."""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import sys
+from pathlib import Path
+
+
+def _export(args: argparse.Namespace) -> int:
+    from model_export.export import export_all
+
+    export_all(args.out, force=args.force, only=args.only or None)
+    return 0
+
+
+def _verify(args: argparse.Namespace) -> int:
+    from model_export.parity import verify
+
+    return 0 if verify(args.out) else 1
+
+
+def _fit_template(rest: list[str]) -> int:
+    # template.py belongs to the vision work; the sub-command exists only once that module does.
+    if importlib.util.find_spec("model_export.template") is None:
+        print("model_export.template is not available in this checkout", file=sys.stderr)
+        return 2
+    from model_export import template
+
+    result = template.main(rest)
+    return int(result or 0)
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["fit-template"]:
+        return _fit_template(argv[1:])
+    parser = argparse.ArgumentParser(prog="python -m model_export", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    export = sub.add_parser("export", help="export every model to ONNX and write manifest.json")
+    export.add_argument("--out", type=Path, default=Path("models"))
+    export.add_argument("--force", action="store_true", help="re-export even when up to date")
+    export.add_argument("--only", nargs="+", metavar="MODEL", help="embedder, pnet, rnet, onet")
+    export.set_defaults(run=_export)
+    verify = sub.add_parser("verify", help="re-check file hashes and torch/ORT/dlib parity")
+    verify.add_argument("--out", type=Path, default=Path("models"))
+    verify.set_defaults(run=_verify)
+    sub.add_parser("fit-template", help="fit the 5-point alignment template (vision's script)")
+    args = parser.parse_args(argv)
+    return int(args.run(args))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,95 @@
+"""Export every model into one folder and write its manifest; the API behind both CLIs.
+
+``export_all(out)`` is what ``python -m model_export export`` and ``facematch export-models`` call.
+It skips a model whose manifest entry still matches: same source file (package version and sha256),
+same exporter versions, and the ONNX file on disk still has the recorded sha256.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+from model_export import manifest as mf
+from model_export.onnx_export import export_onnx
+from model_export.sources import Source
+from model_export.specs import SPECS, ModelSpec
+
+Progress = Callable[[str], None]
+
+
+def _is_current(
+    out: Path, entry: dict[str, Any] | None, source: Source, same_exporter: bool
+) -> bool:
+    if not entry or not same_exporter:
+        return False
+    recorded = entry.get("source", {})
+    if recorded.get("version") != source.version or recorded.get("sha256") != source.sha256():
+        return False
+    path = out / entry["file"]
+    return path.is_file() and mf.file_sha256(path) == entry.get("sha256")
+
+
+def export_model(spec: ModelSpec, out: Path) -> Path:
+    """Build the torch module from its pretrained weights and write ``out/spec.file``."""
+    module = spec.build()
+    return export_onnx(
+        module,
+        spec.example(),
+        out / spec.file,
+        input_name=spec.input_name,
+        output_names=spec.output_names,
+        dynamic=spec.dynamic,
+    )
+
+
+def export_all(
+    out: Path,
+    *,
+    force: bool = False,
+    only: Iterable[str] | None = None,
+    progress: Progress = print,
+) -> mf.Manifest:
+    """Export the models named in ``only`` (default: all) into ``out``; return the manifest.
+
+    Entries outside ``only`` are kept from the existing manifest, so a partial export never
+    forgets a model that is already there.
+    """
+    out.mkdir(parents=True, exist_ok=True)
+    wanted = list(SPECS) if only is None else list(only)
+    unknown = sorted(set(wanted) - set(SPECS))
+    if unknown:
+        raise ValueError(f"unknown model(s) {unknown}; choose from {sorted(SPECS)}")
+
+    old = mf.read(out) or {}
+    exporter = mf.exporter_info()
+    same_exporter = old.get("exporter") == exporter
+    old_models: dict[str, Any] = old.get("models", {}) if same_exporter else {}
+    models: dict[str, Any] = {}
+    for key, spec in SPECS.items():
+        if key not in wanted:
+            if key in old_models:
+                models[key] = old_models[key]
+            continue
+        source = spec.source()
+        entry = old_models.get(key)
+        if not force and _is_current(out, entry, source, same_exporter):
+            progress(f"{key}: up to date ({spec.file})")
+            models[key] = entry
+            continue
+        progress(f"{key}: exporting {source.package} {source.version} {source.file} → {spec.file}")
+        started = time.perf_counter()
+        path = export_model(spec, out)
+        models[key] = mf.model_entry(spec, path, source)
+        progress(f"{key}: done in {time.perf_counter() - started:.1f} s")
+
+    manifest: mf.Manifest = {"format": mf.FORMAT, "exporter": exporter, "models": models}
+    alignment = mf.alignment()
+    if alignment is not None:
+        manifest["alignment"] = alignment
+    if manifest != old:
+        mf.write(out, manifest)
+        progress(f"wrote {out / mf.MANIFEST}")
+    return manifest

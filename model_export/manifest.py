@@ -1,0 +1,103 @@
+"""models/manifest.json: what each exported file is, where it came from, and how to feed it.
+
+Schema (docs/architecture.md): ``format``, ``exporter`` (versions), ``models`` (one entry per ONNX
+file: file, sha256, input spec, outputs, source package/version/licence/file/sha256; the embedder
+also has ``model_id``), and ``alignment`` (copied from model_export/alignment_template.json
+when that exists). No timestamps, so an unchanged export writes a byte-identical manifest.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import json
+import os
+import tomllib
+from pathlib import Path
+from typing import Any
+
+import onnx
+import onnxruntime
+import torch
+
+from model_export.onnx_export import OPSET
+from model_export.sources import Source, file_sha256
+from model_export.specs import ModelSpec
+
+FORMAT = 1
+MANIFEST = "manifest.json"
+ALIGNMENT_TEMPLATE = Path(__file__).with_name("alignment_template.json")
+_PYPROJECT = Path(__file__).resolve().parents[1] / "pyproject.toml"
+
+Manifest = dict[str, Any]
+
+
+def facematch_version() -> str:
+    try:
+        return importlib.metadata.version("facematch")
+    except importlib.metadata.PackageNotFoundError:
+        # Running from a checkout that was never pip-installed.
+        with _PYPROJECT.open("rb") as fh:
+            return str(tomllib.load(fh)["project"]["version"])
+
+
+def exporter_info() -> dict[str, Any]:
+    """Everything that can change the exported bytes; a change here means re-export."""
+    return {
+        "facematch": facematch_version(),
+        "torch": torch.__version__,
+        "onnx": onnx.__version__,
+        "onnxruntime": onnxruntime.__version__,
+        "opset": OPSET,
+    }
+
+
+def model_id(sha256: str) -> str:
+    return f"dlib-resnet-v1@{sha256[:8]}"
+
+
+def model_entry(spec: ModelSpec, path: Path, source: Source) -> dict[str, Any]:
+    sha = file_sha256(path)
+    entry: dict[str, Any] = {"file": spec.file, "sha256": sha}
+    if spec.key == "embedder":
+        entry["model_id"] = model_id(sha)
+    entry["input"] = spec.input_spec()
+    entry.update(spec.extra)
+    entry["source"] = source.describe()
+    return entry
+
+
+def alignment() -> dict[str, Any] | None:
+    if not ALIGNMENT_TEMPLATE.is_file():
+        return None
+    return json.loads(ALIGNMENT_TEMPLATE.read_text())
+
+
+def read(out: Path) -> Manifest | None:
+    path = out / MANIFEST
+    if not path.is_file():
+        return None
+    try:
+        data = json.loads(path.read_text())
+    except json.JSONDecodeError:
+        return None  # a torn or hand-edited file is treated as absent: re-export rewrites it
+    return data if isinstance(data, dict) and data.get("format") == FORMAT else None
+
+
+def write(out: Path, manifest: Manifest) -> Path:
+    path = out / MANIFEST
+    tmp = path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(manifest, indent=2) + "\n")
+    os.replace(tmp, path)
+    return path
+
+
+def file_problems(out: Path, manifest: Manifest) -> list[str]:
+    """Files missing or not matching their recorded sha256; empty when all is well."""
+    problems = []
+    for key, entry in manifest.get("models", {}).items():
+        path = out / entry["file"]
+        if not path.is_file():
+            problems.append(f"{key}: {path} is missing")
+        elif file_sha256(path) != entry.get("sha256"):
+            problems.append(f"{key}: {path} does not match its sha256 in the manifest")
+    return problems
