@@ -1,0 +1,48 @@
+"""Database engine and session factory with short timeouts, so an outage fails fast, not hangs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+
+def create_db_engine(
+    url: str, *, connect_timeout_s: int = 3, statement_timeout_ms: int = 15_000
+) -> Engine:
+    """An engine for SQLite or PostgreSQL; SQLite enforces foreign keys (cascades) and uses WAL."""
+    backend = sa.make_url(url).get_backend_name()
+    connect_args: dict[str, Any] = {}
+    kwargs: dict[str, Any] = {"pool_pre_ping": True}
+    if backend == "sqlite":
+        database = sa.make_url(url).database
+        if database and database != ":memory:":
+            Path(database).parent.mkdir(parents=True, exist_ok=True)
+        connect_args = {"check_same_thread": False, "timeout": 30}
+    elif backend == "postgresql":
+        connect_args = {
+            "connect_timeout": connect_timeout_s,
+            "options": f"-c statement_timeout={statement_timeout_ms}",
+        }
+        kwargs["pool_timeout"] = connect_timeout_s
+    engine = sa.create_engine(url, connect_args=connect_args, **kwargs)
+    if backend == "sqlite":
+        sa.event.listen(engine, "connect", _sqlite_pragmas)
+    return engine
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA foreign_keys=ON")
+    # WAL lets searches read while an enroll writes.
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.close()
+
+
+def session_factory(engine: Engine) -> sessionmaker[Session]:
+    return sessionmaker(engine, expire_on_commit=False)
+

@@ -1,0 +1,126 @@
+"""ORM tables. The schema itself is created only by the Alembic migrations in alembic/versions/."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+# Constraint names must be deterministic so migrations can refer to them on every backend.
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+# SQLite only autoincrements an INTEGER PRIMARY KEY (the rowid); PostgreSQL gets a real bigint.
+BigIntId = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Base(DeclarativeBase):
+    metadata = sa.MetaData(naming_convention=NAMING_CONVENTION)
+
+
+class Collection(Base):
+    __tablename__ = "collections"
+
+    id: Mapped[uuid.UUID] = mapped_column(sa.Uuid, primary_key=True, default=uuid.uuid4)
+    name: Mapped[str] = mapped_column(sa.String(200), unique=True)
+    model_id: Mapped[str] = mapped_column(sa.String(100))
+    created_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow)
+
+
+class Identity(Base):
+    __tablename__ = "identities"
+    __table_args__ = (sa.UniqueConstraint("collection_id", "external_id"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(sa.Uuid, primary_key=True, default=uuid.uuid4)
+    collection_id: Mapped[uuid.UUID] = mapped_column(
+        sa.ForeignKey("collections.id", ondelete="CASCADE"), index=True
+    )
+    external_id: Mapped[str | None] = mapped_column(sa.String(200))
+    display_name: Mapped[str | None] = mapped_column(sa.String(200))
+    # "metadata" is reserved by declarative classes, hence the attribute name.
+    meta: Mapped[dict[str, Any] | None] = mapped_column("metadata", sa.JSON)
+    created_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow)
+
+    collection: Mapped[Collection] = relationship()
+
+
+class Face(Base):
+    """One enrolled template. `id` is also the FAISS label of the template."""
+
+    __tablename__ = "faces"
+
+    id: Mapped[int] = mapped_column(BigIntId, primary_key=True, autoincrement=True)
+    identity_id: Mapped[uuid.UUID] = mapped_column(
+        sa.ForeignKey("identities.id", ondelete="CASCADE"), index=True
+    )
+    collection_id: Mapped[uuid.UUID] = mapped_column(
+        sa.ForeignKey("collections.id", ondelete="CASCADE"), index=True
+    )
+    model_id: Mapped[str] = mapped_column(sa.String(100))
+    template: Mapped[bytes] = mapped_column(sa.LargeBinary)
+    box: Mapped[dict[str, Any]] = mapped_column(sa.JSON)
+    quality: Mapped[dict[str, Any]] = mapped_column(sa.JSON)
+    content_sha256: Mapped[str] = mapped_column(sa.String(64))
+    created_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow)
+
+
+class FaceChange(Base):
+    """Append-only log of face inserts and deletes; the index replays it (seq > last_seq).
+
+    No foreign keys: the log must outlive the rows it describes.
+    """
+
+    __tablename__ = "face_changes"
+
+    seq: Mapped[int] = mapped_column(BigIntId, primary_key=True, autoincrement=True)
+    collection_id: Mapped[uuid.UUID] = mapped_column(sa.Uuid)
+    face_id: Mapped[int] = mapped_column(sa.BigInteger)
+    op: Mapped[str] = mapped_column(sa.String(8))  # "add" | "delete"
+    created_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow)
+
+
+class ApiKey(Base):
+    """A scoped key, stored only as a hash; `prefix` finds the row without scanning hashes."""
+
+    __tablename__ = "api_keys"
+
+    id: Mapped[uuid.UUID] = mapped_column(sa.Uuid, primary_key=True, default=uuid.uuid4)
+    prefix: Mapped[str] = mapped_column(sa.String(16), unique=True)
+    key_hash: Mapped[str] = mapped_column(sa.String(64))
+    role: Mapped[str] = mapped_column(sa.String(16))  # identify | enroll | admin
+    collection_id: Mapped[uuid.UUID | None] = mapped_column(
+        sa.ForeignKey("collections.id", ondelete="CASCADE"), index=True
+    )
+    name: Mapped[str | None] = mapped_column(sa.String(200))
+    created_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow)
+    last_used_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
+    revoked_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
+
+
+class AuditEvent(Base):
+    """Who did what to which ids, and when. Never biometric data (no templates, no images)."""
+
+    __tablename__ = "audit_events"
+
+    id: Mapped[int] = mapped_column(BigIntId, primary_key=True, autoincrement=True)
+    created_at: Mapped[datetime] = mapped_column(
+        sa.DateTime(timezone=True), default=utcnow, index=True
+    )
+    key_id: Mapped[str | None] = mapped_column(sa.String(64))  # api_keys.id, or "admin"
+    action: Mapped[str] = mapped_column(sa.String(64))
+    collection_id: Mapped[uuid.UUID | None] = mapped_column(sa.Uuid, index=True)
+    target_type: Mapped[str | None] = mapped_column(sa.String(32))
+    target_id: Mapped[str | None] = mapped_column(sa.String(64))
+    details: Mapped[dict[str, Any] | None] = mapped_column(sa.JSON)

@@ -1,0 +1,406 @@
+"""SQL reads and writes. Knows nothing of FAISS or HTTP; callers own the transaction (commit)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import numpy as np
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from app.db.models import ApiKey, Collection, Face, FaceChange, Identity
+from app.db.template_codec import decode_template, encode_template
+
+# Any constant works; it only has to be the same for every writer of the change log.
+_CHANGE_LOG_LOCK = 0x46414345  # "FACE"
+
+
+@dataclass(frozen=True, slots=True)
+class CollectionStats:
+    collection: Collection
+    identity_count: int
+    face_count: int
+
+
+@dataclass(frozen=True, slots=True)
+class LoggedChange:
+    """A change-log row joined with its template (None when the face is gone or deleted)."""
+
+    seq: int
+    collection_id: uuid.UUID
+    face_id: int
+    op: str
+    template: np.ndarray | None
+
+
+@dataclass(frozen=True, slots=True)
+class FaceOwner:
+    face_id: int
+    identity_id: uuid.UUID
+    external_id: str | None
+    display_name: str | None
+
+
+# --- collections ----------------------------------------------------------------------------
+
+
+def add_collection(session: Session, *, name: str, model_id: str) -> Collection:
+    collection = Collection(id=uuid.uuid4(), name=name, model_id=model_id)
+    session.add(collection)
+    session.flush()
+    return collection
+
+
+def get_collection(session: Session, collection_id: uuid.UUID) -> Collection | None:
+    return session.get(Collection, collection_id)
+
+
+def collection_by_name(session: Session, name: str) -> Collection | None:
+    return session.scalar(sa.select(Collection).where(Collection.name == name))
+
+
+def collection_stats(session: Session, collections: Sequence[Collection]) -> list[CollectionStats]:
+    """Counts for several collections in two grouped queries, not two per collection."""
+    ids = [c.id for c in collections]
+    if not ids:
+        return []
+    identity_counts = dict(
+        session.execute(
+            sa.select(Identity.collection_id, sa.func.count())
+            .where(Identity.collection_id.in_(ids))
+            .group_by(Identity.collection_id)
+        ).tuples()
+    )
+    face_counts = dict(
+        session.execute(
+            sa.select(Face.collection_id, sa.func.count())
+            .where(Face.collection_id.in_(ids))
+            .group_by(Face.collection_id)
+        ).tuples()
+    )
+    return [
+        CollectionStats(c, identity_counts.get(c.id, 0), face_counts.get(c.id, 0))
+        for c in collections
+    ]
+
+
+def list_collections(
+    session: Session, *, limit: int, offset: int, only_id: uuid.UUID | None = None
+) -> tuple[list[Collection], int]:
+    query = sa.select(Collection)
+    if only_id is not None:
+        query = query.where(Collection.id == only_id)
+    total = session.scalar(sa.select(sa.func.count()).select_from(query.subquery())) or 0
+    rows = session.scalars(
+        query.order_by(Collection.created_at, Collection.id).limit(limit).offset(offset)
+    ).all()
+    return list(rows), total
+
+
+def delete_collection(session: Session, collection: Collection) -> int:
+    """Delete a collection with everything in it; logs a delete for each of its faces."""
+    _lock_change_log(session)
+    face_ids = session.scalars(sa.select(Face.id).where(Face.collection_id == collection.id)).all()
+    _log_changes(session, collection.id, face_ids, "delete")
+    # Explicit deletes rather than relying on ON DELETE CASCADE alone keep SQLite honest even on a
+    # connection where foreign keys were not switched on.
+    session.execute(sa.delete(Face).where(Face.collection_id == collection.id))
+    session.execute(sa.delete(Identity).where(Identity.collection_id == collection.id))
+    session.execute(sa.delete(ApiKey).where(ApiKey.collection_id == collection.id))
+    session.delete(collection)
+    session.flush()
+    return len(face_ids)
+
+
+# --- identities -----------------------------------------------------------------------------
+
+
+def add_identity(
+    session: Session,
+    *,
+    collection_id: uuid.UUID,
+    external_id: str | None,
+    display_name: str | None,
+    metadata: dict[str, Any] | None,
+) -> Identity:
+    identity = Identity(
+        id=uuid.uuid4(),
+        collection_id=collection_id,
+        external_id=external_id,
+        display_name=display_name,
+        meta=metadata,
+    )
+    session.add(identity)
+    session.flush()
+    return identity
+
+
+def get_identity(
+    session: Session, *, collection_id: uuid.UUID, identity_id: uuid.UUID
+) -> Identity | None:
+    return session.scalar(
+        sa.select(Identity).where(
+            Identity.id == identity_id, Identity.collection_id == collection_id
+        )
+    )
+
+
+def identity_by_external_id(
+    session: Session, *, collection_id: uuid.UUID, external_id: str
+) -> Identity | None:
+    return session.scalar(
+        sa.select(Identity).where(
+            Identity.collection_id == collection_id, Identity.external_id == external_id
+        )
+    )
+
+
+def list_identities(
+    session: Session,
+    *,
+    collection_id: uuid.UUID,
+    limit: int,
+    offset: int,
+    external_id: str | None = None,
+) -> tuple[list[Identity], int]:
+    query = sa.select(Identity).where(Identity.collection_id == collection_id)
+    if external_id is not None:
+        query = query.where(Identity.external_id == external_id)
+    total = session.scalar(sa.select(sa.func.count()).select_from(query.subquery())) or 0
+    rows = session.scalars(
+        query.order_by(Identity.created_at, Identity.id).limit(limit).offset(offset)
+    ).all()
+    return list(rows), total
+
+
+def face_counts(session: Session, identity_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, int]:
+    if not identity_ids:
+        return {}
+    return dict(
+        session.execute(
+            sa.select(Face.identity_id, sa.func.count())
+            .where(Face.identity_id.in_(identity_ids))
+            .group_by(Face.identity_id)
+        ).tuples()
+    )
+
+
+def delete_identity(session: Session, identity: Identity) -> int:
+    """Delete an identity and its faces; logs a delete for each face."""
+    _lock_change_log(session)
+    face_ids = session.scalars(sa.select(Face.id).where(Face.identity_id == identity.id)).all()
+    _log_changes(session, identity.collection_id, face_ids, "delete")
+    session.execute(sa.delete(Face).where(Face.identity_id == identity.id))
+    session.delete(identity)
+    session.flush()
+    return len(face_ids)
+
+
+# --- faces ----------------------------------------------------------------------------------
+
+
+def add_faces(
+    session: Session,
+    *,
+    identity: Identity,
+    model_id: str,
+    faces: Sequence[tuple[np.ndarray, dict[str, Any], dict[str, Any], str]],
+) -> list[Face]:
+    """Insert (template, box, quality, sha256) rows and their "add" changes in this transaction."""
+    _lock_change_log(session)
+    rows = [
+        Face(
+            identity_id=identity.id,
+            collection_id=identity.collection_id,
+            model_id=model_id,
+            template=encode_template(template, model_id=model_id),
+            box=box,
+            quality=quality,
+            content_sha256=sha256,
+        )
+        for template, box, quality, sha256 in faces
+    ]
+    session.add_all(rows)
+    session.flush()
+    _log_changes(session, identity.collection_id, [r.id for r in rows], "add")
+    return rows
+
+
+def list_faces(
+    session: Session, *, identity_id: uuid.UUID, limit: int, offset: int
+) -> tuple[list[Face], int]:
+    query = sa.select(Face).where(Face.identity_id == identity_id)
+    total = session.scalar(sa.select(sa.func.count()).select_from(query.subquery())) or 0
+    rows = session.scalars(query.order_by(Face.id).limit(limit).offset(offset)).all()
+    return list(rows), total
+
+
+def get_face(session: Session, *, identity_id: uuid.UUID, face_id: int) -> Face | None:
+    return session.scalar(
+        sa.select(Face).where(Face.id == face_id, Face.identity_id == identity_id)
+    )
+
+
+def known_hashes(session: Session, *, identity_id: uuid.UUID) -> set[str]:
+    return set(
+        session.scalars(sa.select(Face.content_sha256).where(Face.identity_id == identity_id))
+    )
+
+
+def delete_face(session: Session, face: Face) -> None:
+    _lock_change_log(session)
+    _log_changes(session, face.collection_id, [face.id], "delete")
+    session.delete(face)
+    session.flush()
+
+
+def identity_templates(session: Session, *, identity_id: uuid.UUID) -> list[tuple[int, np.ndarray]]:
+    rows = session.execute(
+        sa.select(Face.id, Face.template, Face.model_id).where(Face.identity_id == identity_id)
+    ).all()
+    return [(fid, decode_template(blob, model_id=mid)) for fid, blob, mid in rows]
+
+
+def face_owners(session: Session, face_ids: Iterable[int]) -> dict[int, FaceOwner]:
+    """Which identity each face belongs to; faces no longer in SQL are simply absent."""
+    ids = [int(i) for i in face_ids]
+    if not ids:
+        return {}
+    rows = session.execute(
+        sa.select(Face.id, Identity.id, Identity.external_id, Identity.display_name)
+        .join(Identity, Identity.id == Face.identity_id)
+        .where(Face.id.in_(ids))
+    ).all()
+    return {fid: FaceOwner(fid, iid, ext, name) for fid, iid, ext, name in rows}
+
+
+# --- change log and index rebuild -----------------------------------------------------------
+
+
+def _lock_change_log(session: Session) -> None:
+    """Serialise change-log writers on PostgreSQL so seq order equals commit order.
+
+    Without it a reader could see seq 6 committed before seq 5 and skip 5 forever. SQLite already
+    allows one writer at a time.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(sa.select(sa.func.pg_advisory_xact_lock(_CHANGE_LOG_LOCK)))
+
+
+def _log_changes(
+    session: Session, collection_id: uuid.UUID, face_ids: Sequence[int], op: str
+) -> None:
+    if face_ids:
+        session.add_all(
+            FaceChange(collection_id=collection_id, face_id=int(fid), op=op) for fid in face_ids
+        )
+        session.flush()
+
+
+def last_change_seq(session: Session) -> int:
+    return session.scalar(sa.select(sa.func.max(FaceChange.seq))) or 0
+
+
+def changes_after(session: Session, seq: int) -> list[LoggedChange]:
+    """Every change with a higher seq, with the template of faces still present (one query)."""
+    rows = session.execute(
+        sa.select(
+            FaceChange.seq,
+            FaceChange.collection_id,
+            FaceChange.face_id,
+            FaceChange.op,
+            Face.template,
+            Face.model_id,
+        )
+        .outerjoin(Face, Face.id == FaceChange.face_id)
+        .where(FaceChange.seq > seq)
+        .order_by(FaceChange.seq)
+    ).all()
+    return [
+        LoggedChange(
+            seq=s,
+            collection_id=cid,
+            face_id=fid,
+            op=op,
+            template=(
+                decode_template(blob, model_id=mid) if op == "add" and blob is not None else None
+            ),
+        )
+        for s, cid, fid, op, blob, mid in rows
+    ]
+
+
+def all_templates(
+    session: Session,
+) -> tuple[dict[uuid.UUID, tuple[np.ndarray, np.ndarray]], list[uuid.UUID]]:
+    """Every face of every collection in one query: {collection_id: (ids, vectors)}, plus the
+    ids of all collections (empty ones included)."""
+    collection_ids = list(session.scalars(sa.select(Collection.id)))
+    grouped: dict[uuid.UUID, tuple[list[int], list[np.ndarray]]] = {}
+    for fid, cid, blob, mid in session.execute(
+        sa.select(Face.id, Face.collection_id, Face.template, Face.model_id).order_by(
+            Face.collection_id, Face.id
+        )
+    ):
+        ids, vecs = grouped.setdefault(cid, ([], []))
+        ids.append(fid)
+        vecs.append(decode_template(blob, model_id=mid))
+    result = {
+        cid: (np.asarray(ids, dtype=np.int64), np.vstack(vecs).astype(np.float32))
+        for cid, (ids, vecs) in grouped.items()
+    }
+    return result, collection_ids
+
+
+# --- API keys -------------------------------------------------------------------------------
+
+
+def add_api_key(
+    session: Session,
+    *,
+    prefix: str,
+    key_hash: str,
+    role: str,
+    collection_id: uuid.UUID | None,
+    name: str | None,
+) -> ApiKey:
+    key = ApiKey(
+        id=uuid.uuid4(),
+        prefix=prefix,
+        key_hash=key_hash,
+        role=role,
+        collection_id=collection_id,
+        name=name,
+    )
+    session.add(key)
+    session.flush()
+    return key
+
+
+def api_key_by_prefix(session: Session, prefix: str) -> ApiKey | None:
+    return session.scalar(sa.select(ApiKey).where(ApiKey.prefix == prefix))
+
+
+def get_api_key(session: Session, key_id: uuid.UUID) -> ApiKey | None:
+    return session.get(ApiKey, key_id)
+
+
+def list_api_keys(
+    session: Session, *, limit: int, offset: int, collection_id: uuid.UUID | None = None
+) -> tuple[list[ApiKey], int]:
+    query = sa.select(ApiKey)
+    if collection_id is not None:
+        query = query.where(ApiKey.collection_id == collection_id)
+    total = session.scalar(sa.select(sa.func.count()).select_from(query.subquery())) or 0
+    rows = session.scalars(
+        query.order_by(ApiKey.created_at, ApiKey.id).limit(limit).offset(offset)
+    ).all()
+    return list(rows), total
+
+
+def touch_api_key(session: Session, key_id: uuid.UUID, when: datetime) -> None:
+    session.execute(sa.update(ApiKey).where(ApiKey.id == key_id).values(last_used_at=when))

@@ -1,0 +1,42 @@
+"""Runs vision work in a bounded thread pool with a deadline, off the event loop.
+
+onnxruntime releases the GIL, so a small pool gives real parallelism while bounding how many photos
+are decoded and embedded at once (memory stays predictable under load).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
+from time import monotonic
+from typing import TypeVar
+
+from app.services.errors import InferenceTimeout
+
+T = TypeVar("T")
+
+
+class InferenceRunner:
+    def __init__(self, *, workers: int, timeout_s: float) -> None:
+        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="inference")
+        self.timeout_s = timeout_s
+
+    def run(self, fn: Callable[..., T], *args: object, **kwargs: object) -> T:
+        return self.run_many([lambda: fn(*args, **kwargs)])[0]
+
+    def run_many(self, calls: Sequence[Callable[[], T]]) -> list[T]:
+        """Run several calls concurrently; one deadline covers them all. Exceptions propagate."""
+        futures: list[Future[T]] = [self._pool.submit(call) for call in calls]
+        deadline = monotonic() + self.timeout_s
+        try:
+            return [f.result(timeout=max(0.0, deadline - monotonic())) for f in futures]
+        except FutureTimeout as exc:
+            for f in futures:
+                f.cancel()  # queued work is dropped; running work finishes in the background
+            raise InferenceTimeout(
+                f"face analysis took longer than {self.timeout_s:g} s; try again later"
+            ) from exc
+
+    def shutdown(self) -> None:
+        self._pool.shutdown(wait=False, cancel_futures=True)
