@@ -41,6 +41,24 @@ class Settings(BaseSettings):
     max_image_pixels: int = Field(40_000_000, ge=64)
     page_size_max: int = Field(500, ge=1)
 
+    # --- biometric data at rest --------------------------------------------------------------
+    template_key: SecretStr | None = Field(
+        None,
+        description="AES key (base64 or hex, 16/24/32 bytes). When set, templates are stored "
+        "AES-GCM encrypted; generate one with `python -c 'from app.db.template_codec import "
+        "generate_key; print(generate_key())'`.",
+    )
+    template_key_id: str = Field(
+        "k1",
+        pattern=r"^[A-Za-z0-9._-]{1,64}$",
+        description="Id written into every encrypted template; give each new key a new id.",
+    )
+    template_retired_keys: SecretStr | None = Field(
+        None,
+        description="Older keys still accepted for reading, as `id:key,id:key`; "
+        "`facematch rotate-key` re-encrypts every template under the current key.",
+    )
+
     # --- index -------------------------------------------------------------------------------
     index_exact_max: int = Field(
         50_000, ge=0, description="Collections larger than this switch to an approximate index."
