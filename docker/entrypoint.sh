@@ -24,7 +24,8 @@ if [ "${1:-serve}" = "serve" ]; then
     [ "$#" -gt 0 ] && shift
     ensure_admin_key
     facematch migrate
-    # Host, port, workers... come from UVICORN_* variables (see docker/.env.example).
-    exec uvicorn app.main:app --proxy-headers "$@"
+    # Host, port, workers... come from UVICORN_* variables (see docker/.env.example). The app logs
+    # each request itself as a JSON line with its request id, so uvicorn's plain access log is off.
+    exec uvicorn app.main:app --proxy-headers --no-access-log "$@"
 fi
 exec "$@"
