@@ -40,6 +40,15 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(10 * 1024 * 1024, ge=1024)
     max_image_pixels: int = Field(40_000_000, ge=64)
     page_size_max: int = Field(500, ge=1)
+    rate_limit_per_minute: float = Field(
+        0, ge=0, description="Requests per minute per API key (token bucket); 0 turns it off."
+    )
+    rate_limit_burst: int = Field(60, ge=1, description="Bucket size: requests allowed at once.")
+
+    # --- database ----------------------------------------------------------------------------
+    db_connect_timeout_s: int = Field(3, ge=1, description="Give up connecting after this long.")
+    db_statement_timeout_ms: int = Field(15_000, ge=100, description="PostgreSQL statement cap.")
+    migrate_on_start: bool = Field(True, description="Apply Alembic migrations on app start-up.")
 
     # --- biometric data at rest --------------------------------------------------------------
     template_key: SecretStr | None = Field(
