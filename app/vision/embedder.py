@@ -1,0 +1,50 @@
+"""Aligned 150×150 chips → L2-normalised 128-D templates with the ONNX port of dlib's ResNet."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from app.vision.onnx import create_session
+
+
+class Embedder:
+    """Thread-safe; one `embed` call is one onnxruntime run, whatever the number of chips."""
+
+    def __init__(
+        self, model_dir: Path, spec: dict[str, Any], *, threads: int, flip_tta: bool
+    ) -> None:
+        self._session = create_session(model_dir / spec["file"], threads=threads)
+        inp = spec.get("input", {})
+        self._input_name: str = inp.get("name", "input")
+        self._output_name: str = spec.get("output", {}).get("name", "embedding")
+        self._mean = np.asarray(inp.get("mean", [122.782, 117.001, 104.298]), np.float32)
+        self._scale = np.float32(inp.get("scale", 1 / 256))
+        if inp.get("channel_order", "RGB") != "RGB":
+            raise ValueError("the embedder must take RGB input (see docs/architecture.md)")
+        self.dim: int = int(spec.get("output", {}).get("dim", 128))
+        self.flip_tta = flip_tta
+
+    def embed(self, chips: np.ndarray) -> np.ndarray:
+        """(n, 150, 150, 3) uint8 RGB → (n, dim) float32 unit vectors.
+
+        With flip TTA each chip is embedded with its mirror image in the same batch and the two
+        embeddings are summed: a face's mirror is the same identity, and averaging cancels part of
+        the error that depends on which side the light or the head turn falls.
+        """
+        n = len(chips)
+        if n == 0:
+            return np.zeros((0, self.dim), np.float32)
+        batch = np.concatenate([chips, chips[:, :, ::-1]]) if self.flip_tta else chips
+        x = (batch.astype(np.float32) - self._mean) * self._scale
+        x = np.ascontiguousarray(x.transpose(0, 3, 1, 2))
+        (raw,) = self._session.run([self._output_name], {self._input_name: x})
+        raw = raw.astype(np.float32)
+        if self.flip_tta:
+            raw = raw[:n] / np.linalg.norm(raw[:n], axis=1, keepdims=True) + raw[
+                n:
+            ] / np.linalg.norm(raw[n:], axis=1, keepdims=True)
+        norms = np.linalg.norm(raw, axis=1, keepdims=True)
+        return (raw / np.maximum(norms, 1e-12)).astype(np.float32)

@@ -1,0 +1,183 @@
+"""Photo bytes → faces (box, landmarks, quality, template): the one API the services use."""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from app.vision.align import align_face, load_template
+from app.vision.calibration import CALIBRATION_FILE, FarCalibration
+from app.vision.decode import DecodedImage, decode_image
+from app.vision.detector import (
+    Detections,
+    MtcnnDetector,
+    downscale_for_detection,
+    rescale,
+)
+from app.vision.embedder import Embedder
+from app.vision.quality import QualityThresholds, measure_quality
+from app.vision.quality import quality_issues as judge_quality
+from app.vision.types import Box, Face
+
+log = logging.getLogger(__name__)
+
+
+class VisionPipeline:
+    """Loaded once per process; every method is synchronous and safe to call from many threads."""
+
+    model_id: str
+    embedding_dim: int
+    default_threshold: float
+
+    def __init__(
+        self,
+        *,
+        detector: MtcnnDetector,
+        embedder: Embedder,
+        template: np.ndarray,
+        calibration: FarCalibration,
+        model_id: str,
+        detect_max_side: int,
+        max_image_pixels: int,
+        quality_limits: QualityThresholds | None = None,
+    ) -> None:
+        self.detector = detector
+        self.embedder = embedder
+        self.template = template
+        self.calibration = calibration
+        self.model_id = model_id
+        self.embedding_dim = embedder.dim
+        self.default_threshold = calibration.default_threshold
+        self.detect_max_side = detect_max_side
+        self.max_image_pixels = max_image_pixels
+        self.quality_limits = quality_limits or QualityThresholds()
+
+    @classmethod
+    def load(
+        cls,
+        model_dir: Path,
+        *,
+        threads: int = 2,
+        flip_tta: bool = True,
+        detect_max_side: int = 1024,
+        max_image_pixels: int = 40_000_000,
+        calibration_file: Path = CALIBRATION_FILE,
+    ) -> VisionPipeline:
+        model_dir = Path(model_dir)
+        manifest: dict[str, Any] = json.loads((model_dir / "manifest.json").read_text())
+        spec = manifest["models"]["embedder"]
+        model_id = str(spec["model_id"])
+        calibration = FarCalibration.load(calibration_file, flip_tta=flip_tta)
+        if calibration.model_id != model_id:
+            # A re-export of the same weights keeps accuracy, but the FAR table was measured on
+            # another file; say so loudly rather than refuse to start.
+            log.warning(
+                "FAR calibration was measured with %s but the model is %s; estimates may drift",
+                calibration.model_id,
+                model_id,
+            )
+        return cls(
+            detector=MtcnnDetector.load(model_dir, manifest, threads=threads),
+            embedder=Embedder(model_dir, spec, threads=threads, flip_tta=flip_tta),
+            template=load_template(manifest),
+            calibration=calibration,
+            model_id=model_id,
+            detect_max_side=detect_max_side,
+            max_image_pixels=max_image_pixels,
+        )
+
+    # --- public API ---------------------------------------------------------------------------
+
+    def detect(self, data: bytes, *, min_face_size: int = 40, max_faces: int = 32) -> list[Face]:
+        """Faces, largest first, without templates; big JPEGs are decoded at reduced size."""
+        decoded = decode_image(
+            data, max_pixels=self.max_image_pixels, reduce_to_max_side=self.detect_max_side
+        )
+        faces, _ = self._find(decoded, min_face_size=min_face_size, max_faces=max_faces)
+        return faces
+
+    def analyze(
+        self,
+        data: bytes,
+        *,
+        min_face_size: int = 40,
+        max_faces: int = 32,
+        largest_only: bool = False,
+    ) -> list[Face]:
+        """Faces, largest first, each with its template; all faces are embedded in one batch."""
+        decoded = decode_image(data, max_pixels=self.max_image_pixels)
+        faces, chips = self._find(
+            decoded, min_face_size=min_face_size, max_faces=1 if largest_only else max_faces
+        )
+        if not faces:
+            return []
+        templates = self.embedder.embed(np.stack(chips))
+        return [
+            Face(box=f.box, score=f.score, landmarks=f.landmarks, quality=f.quality, template=t)
+            for f, t in zip(faces, templates, strict=True)
+        ]
+
+    def analyze_pixels(self, rgb: np.ndarray, *, min_face_size: int = 40) -> list[Face]:
+        """`analyze` for an already-decoded RGB array (evaluation and benchmarks)."""
+        decoded = DecodedImage(
+            pixels=rgb, original_size=(rgb.shape[1], rgb.shape[0]), format="array"
+        )
+        faces, chips = self._find(decoded, min_face_size=min_face_size, max_faces=64)
+        if not faces:
+            return []
+        templates = self.embedder.embed(np.stack(chips))
+        return [
+            Face(box=f.box, score=f.score, landmarks=f.landmarks, quality=f.quality, template=t)
+            for f, t in zip(faces, templates, strict=True)
+        ]
+
+    def quality_issues(self, face: Face) -> list[tuple[str, str]]:
+        return judge_quality(face, self.quality_limits)
+
+    def estimate_far(self, similarity: float) -> float:
+        return self.calibration.estimate_far(similarity)
+
+    # --- internals ----------------------------------------------------------------------------
+
+    def detect_pixels(self, rgb: np.ndarray, *, min_face_size: int = 40) -> Detections:
+        """Raw detections in `rgb`'s coordinates, found on a copy of at most detect_max_side."""
+        small, factor = downscale_for_detection(rgb, self.detect_max_side)
+        # The face size is asked for in the caller's pixels; on the shrunken copy faces are smaller.
+        min_size = max(12, round(min_face_size / factor))
+        return rescale(self.detector.detect(small, min_face_size=min_size), factor)
+
+    def _find(
+        self, decoded: DecodedImage, *, min_face_size: int, max_faces: int
+    ) -> tuple[list[Face], list[np.ndarray]]:
+        pixels = decoded.pixels
+        to_original = decoded.scale
+        found = self.detect_pixels(pixels, min_face_size=max(1, round(min_face_size / to_original)))
+        if len(found) == 0:
+            return [], []
+        areas = (found.boxes[:, 2] - found.boxes[:, 0]) * (found.boxes[:, 3] - found.boxes[:, 1])
+        order = np.argsort(-areas, kind="stable")[:max_faces]
+        full_w, full_h = decoded.original_size
+        faces: list[Face] = []
+        chips: list[np.ndarray] = []
+        for i in order:
+            points = found.landmarks[i].astype(np.float64)
+            chip, _ = align_face(pixels, points, self.template)
+            points_full = points * to_original
+            x1, y1, x2, y2 = (float(v) * to_original for v in found.boxes[i])
+            x1, y1 = max(0.0, x1), max(0.0, y1)
+            x2, y2 = min(float(full_w), x2), min(float(full_h), y2)
+            score = float(found.scores[i])
+            faces.append(
+                Face(
+                    box=Box(x=x1, y=y1, width=max(0.0, x2 - x1), height=max(0.0, y2 - y1)),
+                    score=score,
+                    landmarks=tuple((float(x), float(y)) for x, y in points_full),
+                    quality=measure_quality(chip, points_full, self.template, score),
+                )
+            )
+            chips.append(chip)
+        return faces, chips
