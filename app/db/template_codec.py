@@ -18,6 +18,7 @@ import os
 import re
 import struct
 from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 from cryptography.exceptions import InvalidTag
@@ -28,6 +29,8 @@ VERSION = 1
 NONCE_BYTES = 12
 TAG_BYTES = 16
 KEY_ID_PATTERN = re.compile(r"[A-Za-z0-9._-]{1,64}")
+# Sessions carry the keyring in `Session.info`, so repositories reach it without a global.
+SESSION_INFO_KEY = "template_keyring"
 
 
 class TemplateKeyError(ValueError):
@@ -147,6 +150,11 @@ def _parse_header(blob: bytes) -> tuple[str, int]:
     if len(blob) < header_len + NONCE_BYTES + TAG_BYTES:
         raise TemplateKeyError("sealed template is truncated")
     return blob[len(MAGIC) + 2 : header_len].decode("ascii", errors="replace"), header_len
+
+
+def session_keyring(session: Any) -> TemplateKeyring | None:
+    """The keyring a session factory was given: `sessionmaker(info={SESSION_INFO_KEY: keyring})`."""
+    return session.info.get(SESSION_INFO_KEY)
 
 
 def is_sealed(blob: bytes) -> bool:

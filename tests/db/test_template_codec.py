@@ -9,6 +9,7 @@ import pytest
 
 from app.db.template_codec import (
     MAGIC,
+    SESSION_INFO_KEY,
     TemplateKeyError,
     TemplateKeyring,
     decode_template,
@@ -18,6 +19,7 @@ from app.db.template_codec import (
     key_id_of,
     parse_key,
     reseal,
+    session_keyring,
 )
 from app.settings import Settings
 
@@ -167,3 +169,13 @@ def test_keyring_refuses_one_id_naming_two_keys() -> None:
 
 def test_generated_key_parses_to_32_bytes() -> None:
     assert len(parse_key(generate_key())) == 32
+
+
+def test_session_keyring_comes_from_the_session_factory() -> None:
+    from sqlalchemy.orm import sessionmaker
+
+    keyring = _keyring()
+    with sessionmaker(info={SESSION_INFO_KEY: keyring})() as session:
+        assert session_keyring(session) is keyring
+    with sessionmaker()() as session:
+        assert session_keyring(session) is None
