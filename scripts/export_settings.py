@@ -33,6 +33,7 @@ CONTAINER_VALUES: dict[str, str] = {
     "data_dir": "/data (set by the image; the `api-data` volume)",
     "model_dir": "/models (set by the image; exported at build time)",
     "database_url": "set by docker-compose.yml from POSTGRES_PASSWORD",
+    "admin_api_key": "generated into /data/admin_api_key on first start when unset",
 }
 
 HEADER = """\
@@ -124,9 +125,11 @@ def settings_table() -> str:
     for name, info in Settings.model_fields.items():
         default = render_default(info) or "—"
         container = CONTAINER_VALUES.get(name, "").split(" (")[0] or "same"
+        # GitHub tables split on "|" even inside code spans.
         meaning = (info.description or "").replace("|", "\\|")
+        kind = type_name(info).replace("|", "\\|")
         rows.append(
-            f"| `{env_name(name)}` | `{type_name(info)}` | `{default}` | {container} | {meaning} |"
+            f"| `{env_name(name)}` | `{kind}` | `{default}` | {container} | {meaning} |"
         )
     return "\n".join(rows)
 
