@@ -133,7 +133,7 @@ class CollectionIndex:
     def nbytes(self) -> int:
         """Approximate resident bytes: vectors, id map and approximate index."""
         with self._lock:
-            total = self._store.nbytes() + len(self._store) * 100  # dict entry ~100 B
+            total = self._store.nbytes() + self._store.map_nbytes()
             if self._ann is not None:
                 total += _faiss_nbytes(self._ann)
             return total

@@ -74,6 +74,11 @@ class IndexRegistry:
         if old is not None:
             old.cancel_rebuild()
 
+    def items(self) -> list[tuple[str, CollectionIndex]]:
+        """(collection id, index) pairs at this moment (metrics, snapshots)."""
+        with self._lock:
+            return list(self._indexes.items())
+
     def collection_ids(self) -> list[str]:
         with self._lock:
             return list(self._indexes)
@@ -88,6 +93,11 @@ class IndexRegistry:
         """Highest change sequence number applied (or included by a rebuild or snapshot)."""
         with self._lock:
             return self._last_seq
+
+    @last_seq.setter
+    def last_seq(self, seq: int) -> None:
+        """Assigning declares the content complete up to seq (same as `mark_seq`); never lowers."""
+        self.mark_seq(seq)
 
     def mark_seq(self, seq: int) -> None:
         """Record that the current content includes every change up to seq (after `replace`)."""

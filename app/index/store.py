@@ -7,6 +7,8 @@ Not thread-safe on its own; `CollectionIndex` serialises access.
 
 from __future__ import annotations
 
+import sys
+
 import numpy as np
 
 _MIN_CAPACITY = 256
@@ -59,6 +61,10 @@ class VectorStore:
 
     def nbytes(self) -> int:
         return self._vecs.nbytes + self._ids.nbytes
+
+    def map_nbytes(self) -> int:
+        """The id-to-slot dict: its table plus two int objects per entry."""
+        return sys.getsizeof(self._slot_of) + 2 * 32 * len(self._slot_of)
 
     def append(self, ids: np.ndarray, vectors: np.ndarray) -> np.ndarray:
         """Store vectors under ids (an existing id is replaced); return the new slots."""

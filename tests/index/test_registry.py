@@ -85,3 +85,16 @@ def test_drop_forgets_the_collection() -> None:
     registry.apply(_adds("c1", [1], first_seq=1))
     registry.drop("c1")
     assert registry.collection_ids() == []
+
+
+def test_assigning_last_seq_marks_content_complete_up_to_it() -> None:
+    registry = IndexRegistry(DIM)
+    registry.last_seq = 9
+    registry.apply(_adds("c1", [1], first_seq=9))
+    assert registry.last_seq == 9 and len(registry.get("c1")) == 0
+
+
+def test_items_lists_every_collection_with_its_index() -> None:
+    registry = IndexRegistry(DIM)
+    registry.apply([*_adds("a", [1], first_seq=1), *_adds("b", [2, 3], first_seq=2)])
+    assert {cid: len(index) for cid, index in registry.items()} == {"a": 1, "b": 2}
