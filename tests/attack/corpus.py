@@ -246,8 +246,8 @@ def _json(value: object) -> bytes:
     return json.dumps(value).encode()
 
 
-def _deep_json(depth: int) -> bytes:
-    return b'{"name": ' + b"[" * depth + b"]" * depth + b"}"
+def _deep_json(depth: int, field: str = "name") -> bytes:
+    return b'{"' + field.encode() + b'": ' + b"[" * depth + b"]" * depth + b"}"
 
 
 # --- the corpus ------------------------------------------------------------------------------
@@ -272,7 +272,7 @@ def _items() -> Iterator[HostileRequest]:
         "the image field is present but holds zero bytes",
         "POST",
         DETECT,
-        Expected(400, "invalid_image"),
+        Expected(422, "invalid_image"),
         files=_image(b""),
     )
     yield HostileRequest(
@@ -325,7 +325,7 @@ def _items() -> Iterator[HostileRequest]:
         "plain text uploaded as photo.jpg with an image/jpeg part type",
         "POST",
         DETECT,
-        Expected(400, "invalid_image"),
+        Expected(422, "invalid_image"),
         files=_image(b"this is not a photograph\n" * 20),
     )
     yield HostileRequest(
@@ -333,7 +333,7 @@ def _items() -> Iterator[HostileRequest]:
         "a JPEG cut off after a third of its bytes",
         "POST",
         DETECT,
-        Expected(400, "invalid_image"),
+        Expected(422, "invalid_image"),
         files=_image(truncated_jpeg()),
     )
     yield HostileRequest(
@@ -381,7 +381,7 @@ def _items() -> Iterator[HostileRequest]:
         "PNG header with width 0",
         "POST",
         DETECT,
-        Expected(400, "invalid_image"),
+        Expected(422, "invalid_image"),
         files=_image(png_declaring(0, 10), "zero.png", "image/png"),
     )
     yield HostileRequest(
@@ -543,6 +543,15 @@ def _items() -> Iterator[HostileRequest]:
         COLLECTIONS,
         Expected(422, "validation_error"),
         content=_deep_json(100_000),
+        content_type="application/json",
+    )
+    yield HostileRequest(
+        "deeply_nested_json_image",
+        "100000 nested arrays as the image field of a photo endpoint",
+        "POST",
+        DETECT,
+        Expected(422, "validation_error"),
+        content=_deep_json(100_000, "image"),
         content_type="application/json",
     )
     yield HostileRequest(
