@@ -9,6 +9,8 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from app.db.template_codec import SESSION_INFO_KEY, TemplateKeyring
+
 
 def create_db_engine(
     url: str, *, connect_timeout_s: int = 3, statement_timeout_ms: int = 15_000
@@ -43,6 +45,8 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
-def session_factory(engine: Engine) -> sessionmaker[Session]:
-    return sessionmaker(engine, expire_on_commit=False)
-
+def session_factory(
+    engine: Engine, *, keyring: TemplateKeyring | None = None
+) -> sessionmaker[Session]:
+    """Sessions carry the template keyring (encryption at rest) in `Session.info`."""
+    return sessionmaker(engine, expire_on_commit=False, info={SESSION_INFO_KEY: keyring})

@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from app.db.models import ApiKey, Collection, Face, FaceChange, Identity
-from app.db.template_codec import decode_template, encode_template
+from app.db.template_codec import decode_template, encode_template, session_keyring
 
 # Any constant works; it only has to be the same for every writer of the change log.
 _CHANGE_LOG_LOCK = 0x46414345  # "FACE"
@@ -212,12 +212,13 @@ def add_faces(
 ) -> list[Face]:
     """Insert (template, box, quality, sha256) rows and their "add" changes in this transaction."""
     _lock_change_log(session)
+    keyring = session_keyring(session)
     rows = [
         Face(
             identity_id=identity.id,
             collection_id=identity.collection_id,
             model_id=model_id,
-            template=encode_template(template, model_id=model_id),
+            template=encode_template(template, model_id=model_id, keyring=keyring),
             box=box,
             quality=quality,
             content_sha256=sha256,
@@ -262,7 +263,8 @@ def identity_templates(session: Session, *, identity_id: uuid.UUID) -> list[tupl
     rows = session.execute(
         sa.select(Face.id, Face.template, Face.model_id).where(Face.identity_id == identity_id)
     ).all()
-    return [(fid, decode_template(blob, model_id=mid)) for fid, blob, mid in rows]
+    keyring = session_keyring(session)
+    return [(fid, decode_template(blob, model_id=mid, keyring=keyring)) for fid, blob, mid in rows]
 
 
 def face_owners(session: Session, face_ids: Iterable[int]) -> dict[int, FaceOwner]:
@@ -320,6 +322,7 @@ def changes_after(session: Session, seq: int) -> list[LoggedChange]:
         .where(FaceChange.seq > seq)
         .order_by(FaceChange.seq)
     ).all()
+    keyring = session_keyring(session)
     return [
         LoggedChange(
             seq=s,
@@ -327,7 +330,9 @@ def changes_after(session: Session, seq: int) -> list[LoggedChange]:
             face_id=fid,
             op=op,
             template=(
-                decode_template(blob, model_id=mid) if op == "add" and blob is not None else None
+                decode_template(blob, model_id=mid, keyring=keyring)
+                if op == "add" and blob is not None
+                else None
             ),
         )
         for s, cid, fid, op, blob, mid in rows
@@ -339,6 +344,7 @@ def all_templates(
 ) -> tuple[dict[uuid.UUID, tuple[np.ndarray, np.ndarray]], list[uuid.UUID]]:
     """Every face of every collection in one query: {collection_id: (ids, vectors)}, plus the
     ids of all collections (empty ones included)."""
+    keyring = session_keyring(session)
     collection_ids = list(session.scalars(sa.select(Collection.id)))
     grouped: dict[uuid.UUID, tuple[list[int], list[np.ndarray]]] = {}
     for fid, cid, blob, mid in session.execute(
@@ -348,7 +354,7 @@ def all_templates(
     ):
         ids, vecs = grouped.setdefault(cid, ([], []))
         ids.append(fid)
-        vecs.append(decode_template(blob, model_id=mid))
+        vecs.append(decode_template(blob, model_id=mid, keyring=keyring))
     result = {
         cid: (np.asarray(ids, dtype=np.int64), np.vstack(vecs).astype(np.float32))
         for cid, (ids, vecs) in grouped.items()

@@ -1,0 +1,240 @@
+"""Request and response bodies of the v1 API."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Annotated, Any, Generic, Literal, TypeVar
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+
+T = TypeVar("T")
+
+
+def _no_control_chars(value: str | None) -> str | None:
+    # NUL and other C0 controls are never meaningful in a name, and PostgreSQL refuses NUL.
+    if value is not None and any(ord(ch) < 32 for ch in value):
+        raise ValueError("control characters are not allowed")
+    return value
+
+
+Text = Annotated[str, Field(min_length=1, max_length=200), AfterValidator(_no_control_chars)]
+
+
+def _as_utc(value: datetime) -> datetime:
+    # SQLite hands back naive datetimes; every timestamp leaves as UTC with an offset.
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value
+
+
+Timestamp = Annotated[datetime, AfterValidator(_as_utc)]
+
+
+class ApiModel(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+
+class RequestModel(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Page(ApiModel, Generic[T]):
+    items: list[T]
+    total: int = Field(description="Items matching, over all pages.")
+    limit: int
+    offset: int
+
+
+# --- collections ------------------------------------------------------------------------------
+
+
+class CollectionCreate(RequestModel):
+    model_config = ConfigDict(json_schema_extra={"example": {"name": "staff"}})
+    name: Text
+
+
+class CollectionOut(ApiModel):
+    id: uuid.UUID
+    name: str
+    model_id: str
+    created_at: Timestamp
+    face_count: int
+    identity_count: int
+
+
+# --- identities -------------------------------------------------------------------------------
+
+
+class IdentityCreate(RequestModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "example": {
+                "external_id": "emp-0042",
+                "display_name": "Barack Obama",
+                "metadata": {"team": "exec"},
+            }
+        }
+    )
+    external_id: Text | None = None
+    display_name: Text | None = None
+    metadata: dict[str, Any] | None = None
+
+
+class IdentityUpdate(IdentityCreate):
+    """Only the fields sent are changed; send null to clear one."""
+
+
+class IdentityOut(ApiModel):
+    id: uuid.UUID
+    collection_id: uuid.UUID
+    external_id: str | None
+    display_name: str | None
+    metadata: dict[str, Any] | None
+    created_at: Timestamp
+    face_count: int
+
+
+# --- faces ------------------------------------------------------------------------------------
+
+
+class BoxOut(ApiModel):
+    x: float
+    y: float
+    width: float
+    height: float
+
+
+class QualityOut(ApiModel):
+    detection_score: float
+    interocular_px: float
+    sharpness: float
+    pose: float = Field(description="0 = frontal, 1 = profile.")
+    brightness: float
+
+
+class FaceOut(ApiModel):
+    id: int
+    identity_id: uuid.UUID
+    model_id: str
+    box: BoxOut
+    quality: QualityOut
+    created_at: Timestamp
+
+
+class RejectionOut(ApiModel):
+    index: int = Field(description="Position of the photo in the request, from 0.")
+    code: str = Field(description="no_face, multiple_faces, low_quality, invalid_image, ...")
+    reason: str
+    issues: list[str] = Field(default_factory=list, description="Quality checks that failed.")
+
+
+class EnrollOut(ApiModel):
+    faces: list[FaceOut]
+    rejected: list[RejectionOut]
+
+
+# --- matching ---------------------------------------------------------------------------------
+
+
+class DetectedFaceOut(ApiModel):
+    box: BoxOut
+    score: float
+    landmarks: list[list[float]] = Field(
+        description="[x, y] of left eye, right eye, nose, left and right mouth corner."
+    )
+    quality: QualityOut
+
+
+class DetectOut(ApiModel):
+    faces: list[DetectedFaceOut]
+
+
+class CandidateOut(ApiModel):
+    identity_id: uuid.UUID
+    external_id: str | None
+    display_name: str | None
+    similarity: float = Field(description="Cosine similarity of the templates, -1..1.")
+    estimated_far: float = Field(
+        description="Share of impostor pairs that score this high (calibration data)."
+    )
+    face_id: int = Field(description="The identity's enrolled face that matched best.")
+
+
+class IdentifiedFaceOut(DetectedFaceOut):
+    candidates: list[CandidateOut]
+    match: CandidateOut | None = Field(
+        description="The best candidate when at or above the threshold, else null."
+    )
+
+
+class IdentifyOut(ApiModel):
+    faces: list[IdentifiedFaceOut]
+    threshold: float
+    model_id: str
+
+
+class FaceBoxOut(ApiModel):
+    box: BoxOut
+
+
+class VerifyOut(ApiModel):
+    similarity: float
+    match: bool
+    threshold: float
+    estimated_far: float
+    face_a: FaceBoxOut
+    face_b: FaceBoxOut | None = None
+    face_id: int | None = Field(
+        None, description="Verifying against an identity: its enrolled face that matched best."
+    )
+
+
+# --- keys, models, health ---------------------------------------------------------------------
+
+Role = Literal["identify", "enroll", "admin"]
+
+
+class KeyCreate(RequestModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "example": {"collection_id": None, "role": "identify", "name": "front door"}
+        },
+    )
+    collection_id: uuid.UUID | None = Field(description="null: a key for every collection.")
+    role: Role
+    name: Text | None = None
+
+
+class KeyOut(ApiModel):
+    id: uuid.UUID
+    prefix: str
+    role: Role
+    collection_id: uuid.UUID | None
+    name: str | None
+    created_at: Timestamp
+    last_used_at: Timestamp | None
+    revoked_at: Timestamp | None
+
+
+class KeyCreated(KeyOut):
+    key: str = Field(description="The secret key. Shown only in this response.")
+
+
+class ModelOut(ApiModel):
+    model_id: str
+    embedding_dim: int
+    default_threshold: float
+    threshold: float = Field(description="The threshold in force (settings may override).")
+
+
+class ModelsOut(ApiModel):
+    models: list[ModelOut]
+
+
+class HealthOut(ApiModel):
+    status: Literal["ok"]
+
+
+class ReadyOut(ApiModel):
+    status: Literal["ready"]
+    checks: dict[str, str]

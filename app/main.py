@@ -1,0 +1,167 @@
+"""The ASGI app: `app.main:app`, built by `create_app()`.
+
+The lifespan owns the long-lived objects: the database engine, the ONNX pipeline, the FAISS index
+registry (rebuilt from SQL on start-up) and the bounded inference thread pool.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from fastapi.routing import APIRoute
+from starlette.concurrency import run_in_threadpool
+
+from app import __version__
+from app.api.body_limit import BodySizeLimit
+from app.api.errors import Problem, install_error_handlers
+from app.api.metrics import configure_json_logging, install_observability
+from app.api.rate_limit import TokenBuckets
+from app.api.routes import collections, detect, faces, health, identities, keys, matching, models
+from app.db.engine import create_db_engine, session_factory
+from app.db.migrate import upgrade_to_head
+from app.db.template_codec import TemplateKeyring
+from app.index.registry import IndexRegistry
+from app.services.index_sync import IndexSync
+from app.services.inference import InferenceRunner
+from app.settings import Settings, get_settings
+from app.vision.pipeline import VisionPipeline
+
+log = logging.getLogger(__name__)
+
+_DEFAULT_DIM = 128  # only used when the models are missing and the service runs degraded
+
+_TAGS = [
+    {"name": "collections", "description": "Galleries of people; the unit of tenancy."},
+    {"name": "identities", "description": "People in a collection."},
+    {"name": "faces", "description": "Enroll photos of an identity; list and delete templates."},
+    {"name": "matching", "description": "Identify (1:N) and verify (1:1)."},
+    {"name": "detection", "description": "Find faces without storing anything."},
+    {"name": "keys", "description": "Scoped API keys (admin)."},
+    {"name": "models", "description": "The model in service and its thresholds."},
+    {"name": "health", "description": "Liveness and readiness probes (no key needed)."},
+]
+
+
+def _operation_id(route: APIRoute) -> str:
+    return f"{route.tags[0]}-{route.name}" if route.tags else route.name
+
+
+def load_pipeline(settings: Settings) -> VisionPipeline | None:
+    try:
+        return VisionPipeline.load(
+            settings.model_dir,
+            threads=settings.inference_threads,
+            flip_tta=settings.flip_tta,
+            detect_max_side=settings.detect_max_side,
+            max_image_pixels=settings.max_image_pixels,
+        )
+    except (OSError, ValueError, KeyError) as exc:
+        # Serve anyway: /readyz reports models_unavailable and CRUD keeps working.
+        log.error("face models not loaded from %s: %s", settings.model_dir, exc)
+        return None
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    pipeline: VisionPipeline | None = None,
+    json_logs: bool = True,
+) -> FastAPI:
+    """The app. Tests pass their own settings and an already-loaded pipeline."""
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if json_logs:
+            configure_json_logging()
+        url = settings.effective_database_url
+        if settings.migrate_on_start:
+            await run_in_threadpool(upgrade_to_head, url)
+        engine = create_db_engine(
+            url,
+            connect_timeout_s=settings.db_connect_timeout_s,
+            statement_timeout_ms=settings.db_statement_timeout_ms,
+        )
+        loaded = pipeline or await run_in_threadpool(load_pipeline, settings)
+        registry = IndexRegistry(
+            loaded.embedding_dim if loaded else _DEFAULT_DIM, exact_max=settings.index_exact_max
+        )
+        index = IndexSync(registry)
+        sessions = session_factory(engine, keyring=TemplateKeyring.from_settings(settings))
+        app.state.settings = settings
+        app.state.engine = engine
+        app.state.sessions = sessions
+        app.state.pipeline = loaded
+        app.state.index = index
+        app.state.runner = InferenceRunner(
+            workers=settings.inference_workers, timeout_s=settings.inference_timeout_s
+        )
+        app.state.rate_limits = TokenBuckets(
+            per_minute=settings.rate_limit_per_minute, burst=settings.rate_limit_burst
+        )
+
+        def rebuild() -> int:
+            with sessions() as session:
+                return index.rebuild(session)
+
+        templates = await run_in_threadpool(rebuild)
+        log.info("index rebuilt from SQL: %d templates", templates)
+        obs = app.state.observability
+        if loaded is not None:
+            obs.set_model_info(
+                model_id=loaded.model_id,
+                embedding_dim=loaded.embedding_dim,
+                default_threshold=loaded.default_threshold,
+            )
+        obs.set_face_counts(
+            lambda: {cid: len(registry.get(cid)) for cid in registry.collection_ids()}
+        )
+        try:
+            yield
+        finally:
+            app.state.runner.shutdown()
+            engine.dispose()
+
+    app = FastAPI(
+        title="facematch",
+        version=__version__,
+        summary="Self-hosted face matching: enroll, verify (1:1) and identify (1:N).",
+        description=(
+            "Every `/v1` call needs an `X-API-Key` header. Photos travel as multipart file fields "
+            "or as base64 strings in JSON. Errors are RFC 9457 problems "
+            "(`application/problem+json`) with a stable `code`."
+        ),
+        lifespan=lifespan,
+        openapi_tags=_TAGS,
+        generate_unique_id_function=_operation_id,
+    )
+    # Metrics outermost so refused bodies are counted too; the body cap wraps everything else.
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    # Logging is configured when the app starts, not when this module is imported.
+    install_observability(app, json_logs=False)
+    install_error_handlers(app)
+    for module in (health, collections, identities, faces, matching, detect, keys, models):
+        app.include_router(module.router)
+    _add_problem_schema(app)
+    return app
+
+
+def _add_problem_schema(app: FastAPI) -> None:
+    """Make sure `Problem` is in components even before any route references it."""
+    build = app.openapi
+
+    def openapi() -> dict[str, object]:
+        if app.openapi_schema is None:
+            schema = build()
+            components = schema.setdefault("components", {}).setdefault("schemas", {})
+            components.setdefault("Problem", Problem.model_json_schema())
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
+app = create_app()

@@ -1,0 +1,175 @@
+"""Enroll: photos → one quality-checked template each → SQL (committed) → index (from the log)."""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from dataclasses import dataclass, field
+
+from sqlalchemy.orm import Session
+
+from app.db import repositories as repo
+from app.db.models import Face as FaceRow
+from app.services.collections import require_collection
+from app.services.errors import Conflict, FaceRejected, NotFound
+from app.services.faces import box_json, quality_json
+from app.services.identities import require_identity
+from app.services.index_sync import IndexSync
+from app.services.inference import InferenceRunner
+from app.vision.pipeline import VisionPipeline
+from app.vision.types import Face, ImageError
+
+
+@dataclass(frozen=True, slots=True)
+class Rejection:
+    index: int  # position of the photo in the request
+    code: str
+    reason: str
+    issues: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class EnrollResult:
+    faces: list[FaceRow]
+    rejected: list[Rejection]
+
+
+def _analyze_one(
+    pipeline: VisionPipeline, data: bytes, *, largest_only: bool, min_face_size: int
+) -> list[Face] | ImageError:
+    try:
+        # Two faces are enough to know a photo is ambiguous; no need to embed a whole crowd.
+        return pipeline.analyze(
+            data, min_face_size=min_face_size, max_faces=2, largest_only=largest_only
+        )
+    except ImageError as exc:
+        return exc
+
+
+def _judge(
+    index: int, outcome: list[Face] | ImageError, pipeline: VisionPipeline, largest_only: bool
+) -> Face | Rejection:
+    if isinstance(outcome, ImageError):
+        return Rejection(index, outcome.code, outcome.detail)
+    if not outcome:
+        return Rejection(index, "no_face", "no face was found in the photo")
+    if len(outcome) > 1 and not largest_only:
+        return Rejection(
+            index,
+            "multiple_faces",
+            "the photo holds more than one face; send one face per photo or use face=largest",
+        )
+    face = outcome[0]
+    issues = pipeline.quality_issues(face)
+    if issues:
+        return Rejection(
+            index, "low_quality", "; ".join(reason for _, reason in issues), [c for c, _ in issues]
+        )
+    return face
+
+
+def enroll_faces(
+    *,
+    session: Session,
+    index: IndexSync,
+    pipeline: VisionPipeline,
+    runner: InferenceRunner,
+    collection_id: uuid.UUID,
+    identity_id: uuid.UUID,
+    images: list[bytes],
+    largest_only: bool,
+    min_face_size: int,
+) -> EnrollResult:
+    """Enroll one face per photo; photos that fail are listed in `rejected`.
+
+    Raises FaceRejected (with every rejection) when no photo yields a usable face.
+    """
+    collection = require_collection(session=session, collection_id=collection_id)
+    identity = require_identity(
+        session=session, collection_id=collection_id, identity_id=identity_id
+    )
+    if collection.model_id != pipeline.model_id:
+        raise Conflict(
+            f"collection was enrolled with model {collection.model_id}, the service runs "
+            f"{pipeline.model_id}; re-enroll into a new collection",
+            code="model_mismatch",
+        )
+    # Release the connection while the CPU works: enroll may take a second per photo.
+    session.rollback()
+    outcomes = runner.run_many(
+        [
+            lambda data=data: _analyze_one(
+                pipeline, data, largest_only=largest_only, min_face_size=min_face_size
+            )
+            for data in images
+        ]
+    )
+    known = repo.known_hashes(session, identity_id=identity.id)
+    accepted: list[tuple[Face, str]] = []
+    rejected: list[Rejection] = []
+    for i, (data, outcome) in enumerate(zip(images, outcomes, strict=True)):
+        judged = _judge(i, outcome, pipeline, largest_only)
+        digest = hashlib.sha256(data).hexdigest()
+        if isinstance(judged, Rejection):
+            rejected.append(judged)
+        elif digest in known:
+            rejected.append(
+                Rejection(i, "duplicate_image", "this photo is already enrolled for the identity")
+            )
+        else:
+            known.add(digest)
+            accepted.append((judged, digest))
+    if not accepted:
+        first = rejected[0]
+        raise FaceRejected(
+            first.reason, code=first.code, rejected=[_rej(r) for r in rejected]
+        )
+    # Re-read under this transaction: the identity may have been deleted while we computed.
+    identity = require_identity(
+        session=session, collection_id=collection_id, identity_id=identity_id
+    )
+    rows = repo.add_faces(
+        session,
+        identity=identity,
+        model_id=pipeline.model_id,
+        faces=[
+            (face.template, box_json(face), quality_json(face), digest)  # type: ignore[misc]
+            for face, digest in accepted
+        ],
+    )
+    session.commit()
+    index.catch_up(session)
+    return EnrollResult(rows, rejected)
+
+
+def _rej(r: Rejection) -> dict[str, object]:
+    return {"index": r.index, "code": r.code, "reason": r.reason, "issues": r.issues}
+
+
+def list_faces(
+    *,
+    session: Session,
+    collection_id: uuid.UUID,
+    identity_id: uuid.UUID,
+    limit: int,
+    offset: int,
+) -> tuple[list[FaceRow], int]:
+    require_identity(session=session, collection_id=collection_id, identity_id=identity_id)
+    return repo.list_faces(session, identity_id=identity_id, limit=limit, offset=offset)
+
+
+def delete_face(
+    *,
+    session: Session,
+    index: IndexSync,
+    collection_id: uuid.UUID,
+    identity_id: uuid.UUID,
+    face_id: int,
+) -> None:
+    require_identity(session=session, collection_id=collection_id, identity_id=identity_id)
+    face = repo.get_face(session, identity_id=identity_id, face_id=face_id)
+    if face is None:
+        raise NotFound(f"face {face_id} not found for identity {identity_id}")
+    repo.delete_face(session, face)
+    session.commit()
+    index.catch_up(session)

@@ -1,0 +1,77 @@
+"""Keeps the in-memory FAISS registry equal to SQL: full rebuild at start-up, then catch-up from the
+`face_changes` log before every search and after every write.
+
+The index is only ever fed from what SQL has committed (never from a request's in-memory values), so
+a crash or error between commit and index update leaves nothing in the index the database lacks,
+and the next catch-up brings in whatever was committed.
+"""
+
+from __future__ import annotations
+
+import threading
+
+from sqlalchemy.orm import Session
+
+from app.db import repositories as repo
+from app.index.changes import Change
+from app.index.registry import IndexRegistry
+
+
+class IndexSync:
+    """The registry plus the lock that makes "read changes after last_seq, apply" atomic."""
+
+    def __init__(self, registry: IndexRegistry) -> None:
+        self.registry = registry
+        self._lock = threading.Lock()
+        self.ready = False
+
+    def rebuild(self, session: Session) -> int:
+        """Load every template in one query and replace every collection's index; returns the
+        number of templates. Runs in one transaction so `last_seq` matches the rows read."""
+        with self._lock:
+            if session.get_bind().dialect.name == "postgresql":
+                session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
+            # Read the seq first inside the snapshot; both reads see the same committed state.
+            last_seq = repo.last_change_seq(session)
+            grouped, collection_ids = repo.all_templates(session)
+            session.rollback()
+            total = 0
+            for cid in collection_ids:
+                if cid in grouped:
+                    ids, vectors = grouped[cid]
+                    self.registry.replace(str(cid), ids, vectors)
+                    total += len(ids)
+                else:
+                    self.registry.get(str(cid))
+            self.registry.mark_seq(last_seq)
+            self.ready = True
+            return total
+
+    def catch_up(self, session: Session) -> int:
+        """Apply each committed change with seq > last_seq (one indexed query); return the count."""
+        with self._lock:
+            logged = repo.changes_after(session, self.registry.last_seq)
+            if not logged:
+                return 0
+            changes = [
+                Change(
+                    seq=c.seq,
+                    collection_id=str(c.collection_id),
+                    face_id=c.face_id,
+                    op="delete" if c.op == "delete" else "add",
+                    vector=c.template,
+                )
+                for c in logged
+                # An add whose face row is already gone is followed by its delete: skip it.
+                if c.op == "delete" or c.template is not None
+            ]
+            if changes:
+                self.registry.apply(changes)
+            # Writers hold a lock while logging, so seq order is commit order: everything up to
+            # the last seq read is now applied (or was an add whose face is already gone).
+            self.registry.mark_seq(logged[-1].seq)
+            return len(logged)
+
+    def drop(self, collection_id: str) -> None:
+        with self._lock:
+            self.registry.drop(collection_id)

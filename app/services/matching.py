@@ -1,0 +1,221 @@
+"""Detect, verify (1:1) and identify (1:N). Similarity is the cosine of unit templates."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+
+import numpy as np
+from sqlalchemy.orm import Session
+
+from app.db import repositories as repo
+from app.services.collections import require_collection
+from app.services.errors import Conflict, FaceRejected
+from app.services.identities import require_identity
+from app.services.index_sync import IndexSync
+from app.services.inference import InferenceRunner
+from app.vision.pipeline import VisionPipeline
+from app.vision.types import Face
+
+# Identify fetches this many faces per wanted identity, so identities with many enrolled faces do
+# not crowd the others out of the short list before faces are grouped into identities.
+_FACES_PER_IDENTITY = 8
+
+
+@dataclass(frozen=True, slots=True)
+class Candidate:
+    identity_id: uuid.UUID
+    external_id: str | None
+    display_name: str | None
+    similarity: float
+    face_id: int
+    estimated_far: float
+
+
+@dataclass(frozen=True, slots=True)
+class IdentifiedFace:
+    face: Face
+    candidates: list[Candidate]
+    match: Candidate | None
+
+
+@dataclass(frozen=True, slots=True)
+class Verification:
+    similarity: float
+    match: bool
+    threshold: float
+    estimated_far: float
+    face_a: Face
+    face_b: Face | None  # None when verifying against an enrolled identity
+    face_id: int | None = None  # the enrolled face that matched best
+
+
+def resolve_threshold(
+    *, requested: float | None, configured: float | None, pipeline: VisionPipeline
+) -> float:
+    """Request option, else the service setting, else the model's calibrated default."""
+    if requested is not None:
+        return requested
+    if configured is not None:
+        return configured
+    return float(pipeline.default_threshold)
+
+
+def detect_faces(
+    *,
+    pipeline: VisionPipeline,
+    runner: InferenceRunner,
+    image: bytes,
+    min_face_size: int,
+    max_faces: int,
+) -> list[Face]:
+    return runner.run(pipeline.detect, image, min_face_size=min_face_size, max_faces=max_faces)
+
+
+def _largest_face(
+    pipeline: VisionPipeline,
+    runner: InferenceRunner,
+    image: bytes,
+    *,
+    min_face_size: int,
+    field: str,
+) -> Face:
+    faces = runner.run(pipeline.analyze, image, min_face_size=min_face_size, largest_only=True)
+    if not faces:
+        raise FaceRejected(f"no face was found in {field}", code="no_face", field=field)
+    return faces[0]
+
+
+def verify_pair(
+    *,
+    pipeline: VisionPipeline,
+    runner: InferenceRunner,
+    image_a: bytes,
+    image_b: bytes,
+    threshold: float,
+    min_face_size: int,
+) -> Verification:
+    """Largest face of each photo; both photos are analysed concurrently."""
+    results = runner.run_many(
+        [
+            lambda: pipeline.analyze(image_a, min_face_size=min_face_size, largest_only=True),
+            lambda: pipeline.analyze(image_b, min_face_size=min_face_size, largest_only=True),
+        ]
+    )
+    for field, faces in zip(("image_a", "image_b"), results, strict=True):
+        if not faces:
+            raise FaceRejected(f"no face was found in {field}", code="no_face", field=field)
+    face_a, face_b = results[0][0], results[1][0]
+    similarity = float(np.dot(face_a.template, face_b.template))  # type: ignore[arg-type]
+    return Verification(
+        similarity=similarity,
+        match=similarity >= threshold,
+        threshold=threshold,
+        estimated_far=pipeline.estimate_far(similarity),
+        face_a=face_a,
+        face_b=face_b,
+    )
+
+
+def verify_identity(
+    *,
+    session: Session,
+    pipeline: VisionPipeline,
+    runner: InferenceRunner,
+    collection_id: uuid.UUID,
+    identity_id: uuid.UUID,
+    image: bytes,
+    threshold: float,
+    min_face_size: int,
+) -> Verification:
+    """Largest face of the photo against the identity's best-matching enrolled face."""
+    _check_model(session, collection_id, pipeline)
+    require_identity(session=session, collection_id=collection_id, identity_id=identity_id)
+    templates = repo.identity_templates(session, identity_id=identity_id)
+    if not templates:
+        raise FaceRejected("the identity has no enrolled faces", code="no_enrolled_faces")
+    session.rollback()  # no connection held during inference
+    face = _largest_face(pipeline, runner, image, min_face_size=min_face_size, field="image")
+    ids = [fid for fid, _ in templates]
+    sims = np.vstack([t for _, t in templates]) @ face.template
+    best = int(np.argmax(sims))
+    similarity = float(sims[best])
+    return Verification(
+        similarity=similarity,
+        match=similarity >= threshold,
+        threshold=threshold,
+        estimated_far=pipeline.estimate_far(similarity),
+        face_a=face,
+        face_b=None,
+        face_id=ids[best],
+    )
+
+
+def _check_model(session: Session, collection_id: uuid.UUID, pipeline: VisionPipeline) -> None:
+    collection = require_collection(session=session, collection_id=collection_id)
+    if collection.model_id != pipeline.model_id:
+        raise Conflict(
+            f"collection holds templates of model {collection.model_id}, the service runs "
+            f"{pipeline.model_id}",
+            code="model_mismatch",
+        )
+
+
+def identify(
+    *,
+    session: Session,
+    index: IndexSync,
+    pipeline: VisionPipeline,
+    runner: InferenceRunner,
+    collection_id: uuid.UUID,
+    image: bytes,
+    top_k: int,
+    largest_only: bool,
+    threshold: float,
+    min_face_size: int,
+    max_faces: int,
+) -> list[IdentifiedFace]:
+    """Every face in the photo (or the largest) → the best `top_k` identities, best first."""
+    _check_model(session, collection_id, pipeline)
+    session.rollback()
+    faces = runner.run(
+        pipeline.analyze,
+        image,
+        min_face_size=min_face_size,
+        max_faces=max_faces,
+        largest_only=largest_only,
+    )
+    if not faces:
+        return []
+    # Catch up after inference, so writes acknowledged during it are seen too.
+    index.catch_up(session)
+    collection_index = index.registry.get(str(collection_id))
+    size = len(collection_index)
+    if size == 0:
+        return [IdentifiedFace(face, [], None) for face in faces]
+    k = min(size, top_k * _FACES_PER_IDENTITY)
+    queries = np.vstack([f.template for f in faces]).astype(np.float32)
+    sims, ids = collection_index.search(queries, k)
+    # The index may briefly hold a face SQL no longer has (deleted after our catch-up): trusting
+    # SQL for the owner drops it.
+    owners = repo.face_owners(session, {int(i) for i in ids.ravel() if i >= 0})
+    session.rollback()
+    results = []
+    for face, row_sims, row_ids in zip(faces, sims, ids, strict=True):
+        best: dict[uuid.UUID, Candidate] = {}
+        for sim, fid in zip(row_sims.tolist(), row_ids.tolist(), strict=True):
+            owner = owners.get(fid)
+            if fid < 0 or owner is None or owner.identity_id in best:
+                continue  # results are sorted: the first face seen is the identity's best
+            best[owner.identity_id] = Candidate(
+                identity_id=owner.identity_id,
+                external_id=owner.external_id,
+                display_name=owner.display_name,
+                similarity=float(sim),
+                face_id=fid,
+                estimated_far=pipeline.estimate_far(float(sim)),
+            )
+        candidates = sorted(best.values(), key=lambda c: -c.similarity)[:top_k]
+        match = candidates[0] if candidates and candidates[0].similarity >= threshold else None
+        results.append(IdentifiedFace(face, candidates, match))
+    return results
