@@ -1,0 +1,515 @@
+"""LFW-style verification benchmark of the vision pipeline, and the similarity→FAR calibration.
+
+    python -m app.eval --pairs lfw-view1/pairsDevTest.txt --images lfw-view1/images \\
+        --train-pairs lfw-view1/pairsDevTrain.txt --reference dlib --roc roc.png \\
+        --calibration-out app/vision/calibration.json
+
+Accuracy uses a threshold chosen on the train pairs (or 10-fold cross-validation when none are
+given); ROC AUC, TAR at FAR 1e-3 and detection failures are reported beside it. `--reference dlib`
+runs dlib's own pipeline (HOG detector, 5-point shape predictor, face chip, descriptor) on the same
+pairs and prints both columns side by side. The calibration table holds the impostor scores of every
+cross-identity pair among all images the pair files use.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from app.settings import Settings
+
+BATCH = 32
+FAR_TARGET = 1e-3
+
+
+# --- pair files --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Pair:
+    first: str  # image path relative to the image root, e.g. "Name/Name_0001.jpg"
+    second: str
+    same: bool
+
+
+@dataclass(frozen=True, slots=True)
+class PairSet:
+    pairs: list[Pair]
+    folds: list[np.ndarray]  # index arrays; the file's own folds when it declares them
+
+    @property
+    def labels(self) -> np.ndarray:
+        return np.array([p.same for p in self.pairs], dtype=bool)
+
+    def images(self) -> list[str]:
+        return sorted({p.first for p in self.pairs} | {p.second for p in self.pairs})
+
+
+def _image(name: str, number: str) -> str:
+    return f"{name}/{name}_{int(number):04d}.jpg"
+
+
+def read_pairs(path: Path) -> PairSet:
+    """LFW pairs: a header (`N`, or `folds N` in View 2), then `name i j` / `a i b j` lines."""
+    lines = [ln.split() for ln in path.read_text().splitlines() if ln.strip()]
+    header, body = lines[0], lines[1:]
+    pairs: list[Pair] = []
+    for fields in body:
+        if len(fields) == 3:
+            pairs.append(Pair(_image(fields[0], fields[1]), _image(fields[0], fields[2]), True))
+        elif len(fields) == 4:
+            pairs.append(Pair(_image(fields[0], fields[1]), _image(fields[2], fields[3]), False))
+        else:
+            raise ValueError(f"{path}: cannot read pair line {' '.join(fields)!r}")
+    if len(header) == 2:  # View 2: `10 300` = 10 folds of 300 same + 300 different, in order
+        n_folds, per = int(header[0]), 2 * int(header[1])
+        folds = [np.arange(k * per, (k + 1) * per) for k in range(n_folds)]
+    else:
+        # No declared folds: interleave, so each fold holds same and different pairs alike.
+        index = np.arange(len(pairs))
+        folds = [index[k::10] for k in range(10)]
+    return PairSet(pairs, folds)
+
+
+# --- metrics -----------------------------------------------------------------------------------
+
+
+def best_threshold(scores: np.ndarray, labels: np.ndarray) -> float:
+    """The threshold (accept when score ≥ t) with the highest accuracy, midway between scores."""
+    order = np.sort(np.unique(scores))
+    candidates = np.concatenate(
+        [[order[0] - 1e-6], (order[:-1] + order[1:]) / 2, [order[-1] + 1e-6]]
+    )
+    # accuracy(t) = (#same ≥ t + #diff < t) / n, evaluated for every candidate at once
+    same_sorted = np.sort(scores[labels])
+    diff_sorted = np.sort(scores[~labels])
+    same_accepted = len(same_sorted) - np.searchsorted(same_sorted, candidates, side="left")
+    diff_rejected = np.searchsorted(diff_sorted, candidates, side="left")
+    correct = same_accepted + diff_rejected
+    return float(candidates[int(np.argmax(correct))])
+
+
+def accuracy(scores: np.ndarray, labels: np.ndarray, threshold: float) -> float:
+    return float(np.mean((scores >= threshold) == labels))
+
+
+def roc_auc(scores: np.ndarray, labels: np.ndarray) -> float:
+    """Probability that a random same pair outscores a random different pair (ties count half)."""
+    same, diff = scores[labels], scores[~labels]
+    diff_sorted = np.sort(diff)
+    below = np.searchsorted(diff_sorted, same, side="left")
+    ties = np.searchsorted(diff_sorted, same, side="right") - below
+    return float((below + 0.5 * ties).sum() / (len(same) * len(diff)))
+
+
+def threshold_at_far(impostor_scores: np.ndarray, far: float) -> float:
+    """Smallest threshold at which at most `far` of the impostors are accepted (score ≥ t)."""
+    ordered = np.sort(impostor_scores)[::-1]
+    allowed = int(np.floor(far * len(ordered)))
+    if allowed >= len(ordered):
+        return float(ordered[-1])
+    # Accept strictly above the (allowed+1)-th highest impostor score.
+    return float(np.nextafter(ordered[allowed], np.inf))
+
+
+def tar_at_far(scores: np.ndarray, labels: np.ndarray, far: float) -> tuple[float, float]:
+    """(TAR, threshold) at the given FAR on these pairs' impostor scores."""
+    t = threshold_at_far(scores[~labels], far)
+    return float(np.mean(scores[labels] >= t)), t
+
+
+def cross_validated_accuracy(
+    scores: np.ndarray, labels: np.ndarray, folds: list[np.ndarray]
+) -> float:
+    """LFW protocol: for each fold, the threshold is fit on the other nine."""
+    correct = 0
+    for fold in folds:
+        train = np.setdiff1d(np.arange(len(scores)), fold)
+        t = best_threshold(scores[train], labels[train])
+        correct += int(((scores[fold] >= t) == labels[fold]).sum())
+    return correct / len(scores)
+
+
+# --- embedding the images ----------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class Templates:
+    """Per image path, one vector per variant (e.g. "plain", "flip"); failures listed by path."""
+
+    vectors: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)
+    failures: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+
+def _nearest_centre(centres: np.ndarray, shape: tuple[int, ...]) -> int:
+    h, w = shape[:2]
+    return int(np.argmin(np.hypot(centres[:, 0] - w / 2, centres[:, 1] - h / 2)))
+
+
+def _read_rgb(path: Path) -> np.ndarray:
+    from app.vision.decode import decode_image
+
+    return decode_image(path.read_bytes(), max_pixels=40_000_000).pixels
+
+
+def embed_ours(
+    root: Path, images: Sequence[str], model_dir: Path, *, threads: int, log: Callable[[str], None]
+) -> Templates:
+    """MTCNN → template alignment → ONNX embedder; both plain and flip-TTA vectors per image.
+
+    In an LFW image the subject is the face nearest the centre. Where MTCNN finds no face even at
+    min size 20, the landmarks fall back to the mean of the successful detections (LFW deep-funneled
+    images are roughly aligned already); such images are counted as detection failures.
+    """
+    from app.vision.align import align_face, load_template
+    from app.vision.detector import MtcnnDetector
+    from app.vision.embedder import Embedder
+
+    manifest = json.loads((model_dir / "manifest.json").read_text())
+    detector = MtcnnDetector.load(model_dir, manifest, threads=threads)
+    embedder = Embedder(model_dir, manifest["models"]["embedder"], threads=threads, flip_tta=False)
+    template = load_template(manifest)
+    started = time.perf_counter()
+
+    landmarks: dict[str, np.ndarray | None] = {}
+    for k, name in enumerate(images):
+        rgb = _read_rgb(root / name)
+        found = detector.detect(rgb, min_face_size=40)
+        if len(found) == 0:
+            found = detector.detect(rgb, min_face_size=20)
+        if len(found) == 0:
+            landmarks[name] = None
+            continue
+        centres = (found.boxes[:, :2] + found.boxes[:, 2:]) / 2
+        landmarks[name] = found.landmarks[_nearest_centre(centres, rgb.shape)].astype(np.float64)
+        if k % 500 == 0:
+            log(f"  ours: detected {k}/{len(images)}")
+    good = [v for v in landmarks.values() if v is not None]
+    fallback = np.mean(good, axis=0) if good else template.copy()
+    result = Templates(failures=[n for n, v in landmarks.items() if v is None])
+
+    for start in range(0, len(images), BATCH):
+        names = images[start : start + BATCH]
+        chips = []
+        for name in names:
+            points = landmarks[name]
+            chips.append(
+                align_face(
+                    _read_rgb(root / name), fallback if points is None else points, template
+                )[0]
+            )
+        batch = np.stack(chips)
+        plain = embedder.embed(batch)
+        mirrored = embedder.embed(np.ascontiguousarray(batch[:, :, ::-1]))
+        flip = plain + mirrored
+        flip /= np.linalg.norm(flip, axis=1, keepdims=True)
+        for i, name in enumerate(names):
+            result.vectors[name] = {"plain": plain[i], "flip": flip[i]}
+        if (start // BATCH) % 20 == 0:
+            log(f"  ours: embedded {start + len(names)}/{len(images)}")
+    result.seconds = time.perf_counter() - started
+    return result
+
+
+def embed_dlib(root: Path, images: Sequence[str], log: Callable[[str], None]) -> Templates:
+    """dlib's own pipeline, as face_recognition runs it: HOG (upsample 1), 5 points, chip, ResNet.
+
+    Where HOG finds no face, the shape predictor runs in the mean of the successful HOG boxes.
+    """
+    import dlib
+
+    from model_export.template import dlib_model_path
+
+    hog = dlib.get_frontal_face_detector()
+    predictor = dlib.shape_predictor(str(dlib_model_path("shape_predictor_5_face_landmarks.dat")))
+    net = dlib.face_recognition_model_v1(
+        str(dlib_model_path("dlib_face_recognition_resnet_model_v1.dat"))
+    )
+    started = time.perf_counter()
+    rects: dict[str, tuple[int, int, int, int] | None] = {}
+    for k, name in enumerate(images):
+        rgb = _read_rgb(root / name)
+        found = hog(rgb, 1)
+        if len(found) == 0:
+            rects[name] = None
+            continue
+        centres = np.array(
+            [[(r.left() + r.right()) / 2, (r.top() + r.bottom()) / 2] for r in found]
+        )
+        r = found[_nearest_centre(centres, rgb.shape)]
+        rects[name] = (r.left(), r.top(), r.right(), r.bottom())
+        if k % 500 == 0:
+            log(f"  dlib: detected {k}/{len(images)}")
+    good = [v for v in rects.values() if v is not None]
+    fallback = tuple(int(v) for v in np.rint(np.mean(good, axis=0))) if good else (0, 0, 1, 1)
+    result = Templates(failures=[n for n, v in rects.items() if v is None])
+    for k, name in enumerate(images):
+        rgb = _read_rgb(root / name)
+        box = rects[name] or fallback
+        shape = predictor(rgb, dlib.rectangle(*box))
+        chip = dlib.get_face_chip(rgb, shape, size=150, padding=0.25)
+        vector = np.asarray(net.compute_face_descriptor(chip), dtype=np.float32)
+        result.vectors[name] = {"l2": vector}
+        if k % 500 == 0:
+            log(f"  dlib: embedded {k}/{len(images)}")
+    result.seconds = time.perf_counter() - started
+    return result
+
+
+# --- scoring and reporting ---------------------------------------------------------------------
+
+
+def pair_scores(templates: Templates, pairs: Iterable[Pair], variant: str) -> np.ndarray:
+    """Higher = more alike: cosine similarity, or minus the Euclidean distance for dlib's "l2"."""
+    out = []
+    for p in pairs:
+        a, b = templates.vectors[p.first][variant], templates.vectors[p.second][variant]
+        out.append(-float(np.linalg.norm(a - b)) if variant == "l2" else float(a @ b))
+    return np.asarray(out, dtype=np.float64)
+
+
+@dataclass(frozen=True, slots=True)
+class Result:
+    name: str
+    accuracy: float
+    threshold: float
+    threshold_source: str
+    auc: float
+    tar: float
+    tar_threshold: float
+    failures: int
+    images: int
+    seconds: float
+    scores: np.ndarray
+    labels: np.ndarray
+
+
+def evaluate(
+    name: str,
+    templates: Templates,
+    variant: str,
+    test: PairSet,
+    train: PairSet | None,
+) -> Result:
+    scores = pair_scores(templates, test.pairs, variant)
+    labels = test.labels
+    if train is not None:
+        threshold = best_threshold(pair_scores(templates, train.pairs, variant), train.labels)
+        acc, source = accuracy(scores, labels, threshold), "train pairs"
+    else:
+        threshold = best_threshold(scores, labels)
+        acc, source = cross_validated_accuracy(scores, labels, test.folds), "10-fold CV"
+    tar, tar_t = tar_at_far(scores, labels, FAR_TARGET)
+    used = set(test.images()) | (set(train.images()) if train else set())
+    return Result(
+        name=name,
+        accuracy=acc,
+        threshold=threshold,
+        threshold_source=source,
+        auc=roc_auc(scores, labels),
+        tar=tar,
+        tar_threshold=tar_t,
+        failures=sum(1 for f in templates.failures if f in used),
+        images=len(used),
+        seconds=templates.seconds,
+        scores=scores,
+        labels=labels,
+    )
+
+
+def format_table(results: Sequence[Result]) -> str:
+    def thr(r: Result, value: float) -> str:
+        return f"dist {-value:.4f}" if r.name.endswith("L2") else f"cos {value:.4f}"
+
+    rows = [
+        ("accuracy", [f"{r.accuracy * 100:.2f}%" for r in results]),
+        ("threshold", [f"{thr(r, r.threshold)} ({r.threshold_source})" for r in results]),
+        ("ROC AUC", [f"{r.auc:.5f}" for r in results]),
+        (f"TAR @ FAR {FAR_TARGET:g}", [f"{r.tar * 100:.2f}%" for r in results]),
+        ("detection failures", [f"{r.failures} / {r.images} images" for r in results]),
+        ("embedding time", [f"{r.seconds:.0f} s" for r in results]),
+    ]
+    width = max(34, *(len(v) + 2 for _, vals in rows for v in vals))
+    lines = ["metric".ljust(22) + "".join(r.name.ljust(width) for r in results)]
+    lines += [label.ljust(22) + "".join(v.ljust(width) for v in vals) for label, vals in rows]
+    return "\n".join(lines)
+
+
+def plot_roc(results: Sequence[Result], out: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 5))
+    for r in results:
+        order = np.argsort(-r.scores)
+        labels = r.labels[order]
+        tpr = np.cumsum(labels) / labels.sum()
+        fpr = np.cumsum(~labels) / (~labels).sum()
+        ax.plot(fpr, tpr, label=f"{r.name} (AUC {r.auc:.4f})")
+    ax.set_xscale("log")
+    ax.set_xlim(1e-3, 1)
+    ax.set_ylim(0.8, 1.0)
+    ax.set_xlabel("false accept rate")
+    ax.set_ylabel("true accept rate")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(loc="lower right")
+    fig.tight_layout()
+    fig.savefig(out, dpi=120)
+    plt.close(fig)
+
+
+# --- calibration -------------------------------------------------------------------------------
+
+
+def impostor_scores(templates: Templates, images: Sequence[str], variant: str) -> np.ndarray:
+    """Cosine similarity of every pair of images of different people (upper triangle)."""
+    vectors = np.stack([templates.vectors[n][variant] for n in images]).astype(np.float32)
+    people = np.array([n.split("/")[0] for n in images])
+    sims = vectors @ vectors.T
+    iu, ju = np.triu_indices(len(images), k=1)
+    different = people[iu] != people[ju]
+    return sims[iu[different], ju[different]].astype(np.float64)
+
+
+def far_table(impostors: np.ndarray) -> list[list[float]]:
+    """(similarity, FAR) rows: a 0.01 grid plus points at 10 FAR levels per decade down to 1/n."""
+    ordered = np.sort(impostors)
+    n = len(ordered)
+    grid = np.round(np.arange(np.floor(ordered[0] * 100) / 100, ordered[-1] + 0.01, 0.01), 4)
+    fars_wanted = 10.0 ** -np.arange(0, np.log10(n) + 1e-9, 0.1)
+    tail = [threshold_at_far(ordered, f) for f in fars_wanted]
+    sims = np.unique(np.concatenate([grid, np.round(tail, 5)]))
+    fars = (n - np.searchsorted(ordered, sims, side="left")) / n
+    return [[float(s), float(f)] for s, f in zip(sims, fars, strict=True)]
+
+
+def calibration(
+    templates: Templates, images: Sequence[str], model_id: str, provenance: dict
+) -> dict:
+    tables, defaults = {}, {}
+    n_pairs = 0
+    for variant, key in (("flip", "flip_tta"), ("plain", "plain")):
+        impostors = impostor_scores(templates, images, variant)
+        n_pairs = len(impostors)
+        tables[key] = far_table(impostors)
+        defaults[key] = {
+            "far": FAR_TARGET,
+            "similarity": round(threshold_at_far(impostors, FAR_TARGET), 4),
+        }
+    return {
+        "model_id": model_id,
+        "metric": "cosine similarity of L2-normalised templates",
+        "impostor_pairs": n_pairs,
+        "images": len(images),
+        "default_threshold": defaults,
+        "provenance": provenance,
+        "tables": tables,
+    }
+
+
+# --- command line ------------------------------------------------------------------------------
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m app.eval", description=__doc__.split("\n")[0])
+    parser.add_argument("--pairs", type=Path, required=True, help="LFW-format pairs to report on")
+    parser.add_argument(
+        "--images", type=Path, required=True, help="image root (Name/Name_0001.jpg)"
+    )
+    parser.add_argument("--train-pairs", type=Path, help="pairs to choose the threshold on")
+    parser.add_argument("--reference", choices=["dlib"], help="also run dlib's own pipeline")
+    parser.add_argument("--roc", type=Path, help="write a ROC plot (PNG) here")
+    parser.add_argument("--calibration-out", type=Path, help="write the FAR calibration table here")
+    parser.add_argument("--models", type=Path, help="model directory (default: settings)")
+    parser.add_argument("--threads", type=int, help="onnxruntime threads (default: settings)")
+    parser.add_argument("--json-out", type=Path, help="write the metrics as JSON here")
+    args = parser.parse_args(argv)
+
+    settings = Settings()
+    model_dir = args.models or settings.model_dir
+    threads = args.threads or settings.inference_threads
+
+    def log(message: str) -> None:
+        print(message, file=sys.stderr, flush=True)
+
+    test = read_pairs(args.pairs)
+    train = read_pairs(args.train_pairs) if args.train_pairs else None
+    images = sorted(set(test.images()) | (set(train.images()) if train else set()))
+    missing = [n for n in images if not (args.images / n).is_file()]
+    if missing:
+        print(
+            f"{len(missing)} images missing under {args.images}, e.g. {missing[0]}", file=sys.stderr
+        )
+        return 2
+
+    log(f"embedding {len(images)} images with the ONNX pipeline …")
+    ours = embed_ours(args.images, images, model_dir, threads=threads, log=log)
+    results = [
+        evaluate("ours (flip TTA)", ours, "flip", test, train),
+        evaluate("ours (no flip)", ours, "plain", test, train),
+    ]
+    if args.reference == "dlib":
+        log(f"embedding {len(images)} images with dlib …")
+        reference = embed_dlib(args.images, images, log)
+        results.append(evaluate("dlib reference, L2", reference, "l2", test, train))
+
+    print(f"pairs: {args.pairs} ({len(test.pairs)}), threshold from: {results[0].threshold_source}")
+    print(format_table(results))
+    if args.roc:
+        plot_roc(results, args.roc)
+        print(f"ROC plot: {args.roc}")
+    if args.json_out:
+        args.json_out.write_text(
+            json.dumps(
+                [
+                    {
+                        k: getattr(r, k)
+                        for k in (
+                            "name",
+                            "accuracy",
+                            "threshold",
+                            "threshold_source",
+                            "auc",
+                            "tar",
+                            "tar_threshold",
+                            "failures",
+                            "images",
+                            "seconds",
+                        )
+                    }
+                    for r in results
+                ],
+                indent=1,
+            )
+        )
+    if args.calibration_out:
+        manifest = json.loads((model_dir / "manifest.json").read_text())
+        provenance = {
+            "command": "python -m app.eval " + " ".join(sys.argv[1:] if argv is None else argv),
+            "images": "every image of the pair files: "
+            + ", ".join(str(p.name) for p in filter(None, [args.pairs, args.train_pairs])),
+            "data": "LFW deep-funneled (umass-vis-lfw), View 1 development split",
+            "pipeline": "MTCNN, template alignment, ONNX dlib ResNet; face nearest image centre",
+        }
+        doc = calibration(ours, images, manifest["models"]["embedder"]["model_id"], provenance)
+        args.calibration_out.write_text(json.dumps(doc, indent=None, separators=(",", ":")) + "\n")
+        flip_default = doc["default_threshold"]["flip_tta"]["similarity"]
+        print(
+            f"calibration: {doc['impostor_pairs']} impostor pairs → {args.calibration_out}; "
+            f"similarity at FAR {FAR_TARGET:g} (flip TTA): {flip_default}"
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,158 @@
+"""MTCNN detection: finds the faces people see, and nothing else."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from app.vision.decode import decode_image
+from app.vision.detector import (
+    MtcnnDetector,
+    _pyramid_layout,
+    downscale_for_detection,
+    nms,
+    rescale,
+)
+
+
+def _rgb(path: Path) -> np.ndarray:
+    return decode_image(path.read_bytes(), max_pixels=40_000_000).pixels
+
+
+def _detect(detector: MtcnnDetector, path: Path, min_face_size: int = 40) -> np.ndarray:
+    """Boxes as the pipeline finds them: on a copy of at most 1024 px, mapped back."""
+    small, factor = downscale_for_detection(_rgb(path), 1024)
+    found = detector.detect(small, min_face_size=max(12, round(min_face_size / factor)))
+    return rescale(found, factor).boxes
+
+
+def _iou(a: np.ndarray, b: np.ndarray) -> float:
+    w = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
+    h = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+    inter = w * h
+    return inter / ((a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter)
+
+
+def _ground_truth(shared_data: Path) -> list[tuple[str, int, list[np.ndarray]]]:
+    table = shared_data / "photos" / "multiface" / "faces.tsv"
+    rows = list(csv.reader(table.open(), delimiter="\t"))[1:]
+    out = []
+    for row in rows:
+        boxes = []
+        for spec in (row[2] if len(row) > 2 else "").split():
+            top, left, width, height = (int(v) for v in spec.split(","))
+            boxes.append(np.array([left, top, left + width, top + height], dtype=np.float64))
+        out.append((row[0], int(row[1]), boxes))
+    return out
+
+
+def _recall(found_by_photo: dict[str, np.ndarray], truth: list) -> float:
+    """Ground-truth boxes matched (IoU ≥ 0.3) where given, else found vs. expected count."""
+    hits = total = 0
+    for name, count, boxes in truth:
+        found = found_by_photo[name]
+        if boxes:
+            hits += sum(any(_iou(g, f) >= 0.3 for f in found) for g in boxes)
+        else:
+            hits += min(len(found), count)
+        total += count
+    return hits / total
+
+
+# --- fixture photos (always present) ----------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["obama/obama1.jpg", "obama/obama2.jpg", "biden/biden.jpg"])
+def test_single_portrait_has_one_face(detector: MtcnnDetector, photos: Path, name: str) -> None:
+    assert len(_detect(detector, photos / name)) == 1
+
+
+def test_group_photo_faces_are_found(detector: MtcnnDetector, photos: Path) -> None:
+    boxes = _detect(detector, photos / "multiface" / "dlib__2008_001322.jpg")
+    assert len(boxes) == 3
+
+
+def test_dog_is_not_a_face(detector: MtcnnDetector, photos: Path) -> None:
+    assert len(_detect(detector, photos / "nonface" / "dlib__dog.jpg")) == 0
+
+
+def test_landmarks_are_in_anatomical_order(detector: MtcnnDetector, photos: Path) -> None:
+    found = detector.detect(_rgb(photos / "obama" / "obama2.jpg"))
+    left_eye, right_eye, nose, mouth_left, mouth_right = found.landmarks[0]
+    assert left_eye[0] < nose[0] < right_eye[0]
+    assert mouth_left[0] < mouth_right[0]
+    assert max(left_eye[1], right_eye[1]) < nose[1] < min(mouth_left[1], mouth_right[1])
+
+
+def test_boxes_map_back_to_the_original_resolution(detector: MtcnnDetector, photos: Path) -> None:
+    rgb = _rgb(photos / "obama" / "obama.jpg")
+    small, factor = downscale_for_detection(rgb, 400)
+    assert factor > 2
+    on_small = rescale(detector.detect(small, min_face_size=20), factor).boxes[0]
+    on_full = detector.detect(rgb, min_face_size=40).boxes[0]
+    assert _iou(on_small, on_full) > 0.8
+
+
+def test_tiny_image_has_no_faces_and_no_error(detector: MtcnnDetector) -> None:
+    assert len(detector.detect(np.zeros((8, 8, 3), np.uint8))) == 0
+
+
+def test_blank_image_has_no_faces(detector: MtcnnDetector) -> None:
+    assert len(detector.detect(np.full((480, 640, 3), 128, np.uint8))) == 0
+
+
+# --- the packed pyramid and NMS ----------------------------------------------------------------
+
+
+def test_pyramid_levels_do_not_overlap_and_sit_on_even_offsets() -> None:
+    layout = _pyramid_layout(480, 640, 40, 0.709)
+    assert len(layout.levels) == 8
+    occupied = np.zeros((layout.height, layout.width), bool)
+    for level in layout.levels:
+        assert level.top % 2 == 0 and level.left % 2 == 0
+        region = occupied[
+            level.top : level.top + level.height, level.left : level.left + level.width
+        ]
+        assert region.shape == (level.height, level.width)
+        assert not region.any()
+        region[:] = True
+
+
+def test_nms_keeps_the_best_of_overlapping_boxes() -> None:
+    boxes = np.array([[0, 0, 10, 10], [1, 1, 11, 11], [50, 50, 60, 60]], dtype=np.float64)
+    keep = nms(boxes, np.array([0.8, 0.9, 0.7]), 0.5)
+    assert keep.tolist() == [1, 2]
+
+
+# --- the shared reference photos (skipped when absent) ------------------------------------------
+
+
+def test_no_faces_in_the_nonface_photos(detector: MtcnnDetector, shared_data: Path) -> None:
+    folder = shared_data / "photos" / "nonface"
+    paths = sorted(p for p in folder.iterdir() if p.suffix in {".jpg", ".png"})
+    assert paths
+    found = {p.name: len(_detect(detector, p)) for p in paths}
+    assert all(n == 0 for n in found.values()), found
+
+
+def test_multiface_recall_at_least_dlib_hog(detector: MtcnnDetector, shared_data: Path) -> None:
+    """Like for like: dlib's HOG with one upsampling (face_recognition's default) reaches faces of
+    about 40 px in its own, tighter box convention; the same faces measure 27-45 px in MTCNN's
+    boxes, so MTCNN runs at min_face_size 20 here. At the default 40 it misses one 28 px face.
+    """
+    dlib = pytest.importorskip("dlib")
+    truth = _ground_truth(shared_data)
+    folder = shared_data / "photos" / "multiface"
+    hog = dlib.get_frontal_face_detector()
+    ours, theirs = {}, {}
+    for name, _, _ in truth:
+        ours[name] = _detect(detector, folder / name, min_face_size=20)
+        theirs[name] = np.array(
+            [[r.left(), r.top(), r.right(), r.bottom()] for r in hog(_rgb(folder / name), 1)],
+            dtype=np.float64,
+        )
+    assert _recall(ours, truth) >= _recall(theirs, truth)
+    assert _recall(ours, truth) == 1.0
