@@ -631,28 +631,28 @@ def _items() -> Iterator[HostileRequest]:
         "a collection id that is not a UUID",
         "GET",
         "/v1/collections/not-a-uuid",
-        Expected(404, "not_found"),
+        Expected(422, "validation_error"),
     )
     yield HostileRequest(
         "sql_collection_id",
         "a collection id that looks like SQL",
         "GET",
         "/v1/collections/1%27%20OR%20%271%27%3D%271",
-        Expected(404, "not_found"),
+        Expected(422, "validation_error"),
     )
     yield HostileRequest(
         "malformed_face_id",
         "a face id that is not a number",
         "DELETE",
         FACES + "/abc",
-        Expected(404, "not_found"),
+        Expected(422, "validation_error"),
     )
     yield HostileRequest(
         "overflowing_face_id",
         "a face id beyond int64",
         "DELETE",
         FACES + "/99999999999999999999999",
-        Expected(404, "not_found"),
+        Expected(422, "validation_error"),
     )
     # Query parameters
     yield HostileRequest(
