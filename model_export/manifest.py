@@ -11,6 +11,7 @@ from __future__ import annotations
 import importlib.metadata
 import json
 import os
+import tempfile
 import tomllib
 from pathlib import Path
 from typing import Any
@@ -85,8 +86,11 @@ def read(out: Path) -> Manifest | None:
 
 def write(out: Path, manifest: Manifest) -> Path:
     path = out / MANIFEST
-    tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(manifest, indent=2) + "\n")
+    # A unique temporary name: two exports racing (parallel set-up runs) must not collide.
+    fd, tmp = tempfile.mkstemp(dir=out, prefix=".manifest-", suffix=".json")
+    with os.fdopen(fd, "w") as fh:
+        fh.write(json.dumps(manifest, indent=2) + "\n")
+    os.chmod(tmp, 0o644)
     os.replace(tmp, path)
     return path
 
