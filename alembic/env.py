@@ -22,6 +22,12 @@ def run_migrations_offline() -> None:
 
 
 def run_migrations_online() -> None:
+    given = config.attributes.get("connection")
+    if given is not None:  # app.db.migrate passes one that holds the migration lock
+        context.configure(connection=given, target_metadata=target_metadata)
+        with context.begin_transaction():
+            context.run_migrations()
+        return
     engine = create_db_engine(_url())
     try:
         with engine.connect() as connection:

@@ -73,14 +73,14 @@ def collection_stats(session: Session, collections: Sequence[Collection]) -> lis
             sa.select(Identity.collection_id, sa.func.count())
             .where(Identity.collection_id.in_(ids))
             .group_by(Identity.collection_id)
-        ).tuples()
+        ).all()
     )
     face_counts = dict(
         session.execute(
             sa.select(Face.collection_id, sa.func.count())
             .where(Face.collection_id.in_(ids))
             .group_by(Face.collection_id)
-        ).tuples()
+        ).all()
     )
     return [
         CollectionStats(c, identity_counts.get(c.id, 0), face_counts.get(c.id, 0))
@@ -185,7 +185,7 @@ def face_counts(session: Session, identity_ids: Sequence[uuid.UUID]) -> dict[uui
             sa.select(Face.identity_id, sa.func.count())
             .where(Face.identity_id.in_(identity_ids))
             .group_by(Face.identity_id)
-        ).tuples()
+        ).all()
     )
 
 

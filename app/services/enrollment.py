@@ -34,13 +34,19 @@ class EnrollResult:
     rejected: list[Rejection]
 
 
+# Enough faces to tell a photo with one usable face from a group photo, without embedding a crowd.
+_FACES_LOOKED_AT = 4
+
+
 def _analyze_one(
     pipeline: VisionPipeline, data: bytes, *, largest_only: bool, min_face_size: int
 ) -> list[Face] | ImageError:
     try:
-        # Two faces are enough to know a photo is ambiguous; no need to embed a whole crowd.
         return pipeline.analyze(
-            data, min_face_size=min_face_size, max_faces=2, largest_only=largest_only
+            data,
+            min_face_size=min_face_size,
+            max_faces=_FACES_LOOKED_AT,
+            largest_only=largest_only,
         )
     except ImageError as exc:
         return exc
@@ -49,23 +55,30 @@ def _analyze_one(
 def _judge(
     index: int, outcome: list[Face] | ImageError, pipeline: VisionPipeline, largest_only: bool
 ) -> Face | Rejection:
+    """The one usable face of a photo, or why there is none.
+
+    Faces that fail the quality gate (a blurred face in the background, a poster) do not count
+    against "exactly one face"; two usable faces do, unless the caller asked for the largest.
+    """
     if isinstance(outcome, ImageError):
         return Rejection(index, outcome.code, outcome.detail)
     if not outcome:
         return Rejection(index, "no_face", "no face was found in the photo")
-    if len(outcome) > 1 and not largest_only:
+    judged = [(face, pipeline.quality_issues(face)) for face in outcome]
+    usable = [face for face, issues in judged if not issues]
+    if len(usable) > 1 and not largest_only:
         return Rejection(
             index,
             "multiple_faces",
-            "the photo holds more than one face; send one face per photo or use face=largest",
+            f"the photo holds {len(usable)} usable faces; send one face per photo or use "
+            "face=largest",
         )
-    face = outcome[0]
-    issues = pipeline.quality_issues(face)
-    if issues:
-        return Rejection(
-            index, "low_quality", "; ".join(reason for _, reason in issues), [c for c, _ in issues]
-        )
-    return face
+    if usable and (not largest_only or usable[0] is outcome[0]):
+        return usable[0]
+    issues = judged[0][1]  # why the largest face cannot be used
+    return Rejection(
+        index, "low_quality", "; ".join(reason for _, reason in issues), [c for c, _ in issues]
+    )
 
 
 def enroll_faces(

@@ -1,0 +1,119 @@
+"""The real app over HTTP (httpx via Starlette's TestClient), real models, real photos, on SQLite
+and on PostgreSQL. The pipeline is loaded once per session; each backend gets one database and
+one app for the session, and tests isolate themselves by creating their own collections."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from app.main import create_app
+from app.settings import Settings
+from app.vision.pipeline import VisionPipeline
+from tests.conftest import PHOTOS
+from tests.db.fresh import fresh_database
+
+ADMIN_KEY = "test-admin-" + secrets.token_hex(8)
+ADMIN = {"X-API-Key": ADMIN_KEY}
+
+
+@pytest.fixture(scope="session")
+def pipeline(models_dir: Path) -> VisionPipeline:
+    return VisionPipeline.load(models_dir)
+
+
+@pytest.fixture(
+    scope="session", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+)
+def backend_url(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
+    pg = request.getfixturevalue("postgres_url") if request.param == "postgres" else None
+    tmp = tmp_path_factory.mktemp(f"db-{request.param}")
+    with fresh_database(request.param, tmp_dir=tmp, postgres_url=pg) as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+def make_settings(
+    backend_url: str, tmp_path_factory: pytest.TempPathFactory
+) -> Callable[..., Settings]:
+    data_dir = tmp_path_factory.mktemp("data")
+
+    def make(**overrides: object) -> Settings:
+        values: dict[str, object] = {
+            "data_dir": data_dir,
+            "database_url": backend_url,
+            "admin_api_key": ADMIN_KEY,
+            "inference_workers": 2,
+        }
+        values.update(overrides)
+        return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+
+    return make
+
+
+@pytest.fixture(scope="session")
+def start_app(
+    make_settings: Callable[..., Settings], pipeline: VisionPipeline
+) -> Callable[..., TestClient]:
+    """A TestClient for a new app instance (not started; use it as a context manager)."""
+
+    def start(**overrides: object) -> TestClient:
+        app = create_app(make_settings(**overrides), pipeline=pipeline, json_logs=False)
+        return TestClient(app, raise_server_exceptions=False)
+
+    return start
+
+
+@pytest.fixture(scope="session")
+def client(start_app: Callable[..., TestClient]) -> Iterator[TestClient]:
+    with start_app() as c:
+        yield c
+
+
+def photo(relative: str) -> bytes:
+    return (PHOTOS / relative).read_bytes()
+
+
+def unique(prefix: str) -> str:
+    return f"{prefix}-{secrets.token_hex(4)}"
+
+
+@pytest.fixture
+def collection(client: TestClient) -> dict[str, object]:
+    response = client.post("/v1/collections", json={"name": unique("col")}, headers=ADMIN)
+    assert response.status_code == 201, response.text
+    return response.json()
+
+
+def add_identity(client: TestClient, cid: object, **body: object) -> dict[str, object]:
+    response = client.post(f"/v1/collections/{cid}/identities", json=body, headers=ADMIN)
+    assert response.status_code == 201, response.text
+    return response.json()
+
+
+def enroll(
+    client: TestClient, cid: object, iid: object, *names: str, headers: dict[str, str] = ADMIN
+) -> dict[str, object]:
+    files = [("image", (Path(n).name, photo(n), "image/jpeg")) for n in names]
+    response = client.post(
+        f"/v1/collections/{cid}/identities/{iid}/faces", files=files, headers=headers
+    )
+    assert response.status_code == 201, response.text
+    return response.json()
+
+
+def identify(client: TestClient, cid: object, name: str, **params: object) -> dict[str, object]:
+    response = client.post(
+        f"/v1/collections/{cid}/identify",
+        files={"image": (Path(name).name, photo(name), "image/jpeg")},
+        params=params,
+        headers=ADMIN,
+    )
+    assert response.status_code == 200, response.text
+    return response.json()
