@@ -128,9 +128,7 @@ def settings_table() -> str:
         # GitHub tables split on "|" even inside code spans.
         meaning = (info.description or "").replace("|", "\\|")
         kind = type_name(info).replace("|", "\\|")
-        rows.append(
-            f"| `{env_name(name)}` | `{kind}` | `{default}` | {container} | {meaning} |"
-        )
+        rows.append(f"| `{env_name(name)}` | `{kind}` | `{default}` | {container} | {meaning} |")
     return "\n".join(rows)
 
 

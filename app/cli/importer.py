@@ -497,8 +497,10 @@ def import_command(
     ] = True,
     journal: Annotated[
         Path | None,
-        typer.Option(help="Resume journal (JSON lines); default: one per server/collection/folder "
-                     "under ~/.cache/facematch/imports."),
+        typer.Option(
+            help="Resume journal (JSON lines); default: one per server/collection/folder "
+            "under ~/.cache/facematch/imports."
+        ),
     ] = None,
     retry_rejected: Annotated[
         bool, typer.Option(help="Send photos an earlier run saw rejected again.")

@@ -66,4 +66,4 @@ def test_env_example_is_generated_from_the_current_settings() -> None:
 def test_container_paths_match_the_dockerfile(dockerfile_text: str) -> None:
     assert re.search(r"FACEMATCH_DATA_DIR=/data\b", dockerfile_text)
     assert re.search(r"FACEMATCH_MODEL_DIR=/models\b", dockerfile_text)
-    assert "VOLUME [\"/data\"]" in dockerfile_text
+    assert 'VOLUME ["/data"]' in dockerfile_text
