@@ -6,13 +6,14 @@ set -eu
 
 ensure_admin_key() {
     # No built-in default key: when none is configured, generate one on first start and keep it in
-    # the data volume (0600) so restarts keep the same key.
+    # the data volume (0600) so restarts keep the same key. Same file and format as
+    # `facematch serve` (app/cli/serve.py), so a data directory moves between the two.
     if [ -n "${FACEMATCH_ADMIN_API_KEY:-}" ]; then
         return
     fi
     key_file="${FACEMATCH_DATA_DIR:-/data}/admin_api_key"
     if [ ! -s "$key_file" ]; then
-        (umask 077 && python -c "import secrets; print(secrets.token_urlsafe(32))" > "$key_file")
+        (umask 077 && python -c "import secrets; print('fm_admin_' + secrets.token_urlsafe(32))" > "$key_file")
         echo "facematch: generated an admin API key in $key_file (read it with:" \
              "docker compose exec api cat $key_file)" >&2
     fi
