@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
 from app.main import create_app
@@ -84,3 +87,18 @@ def assert_problem(response: Any, status: int, code: str) -> None:
     assert body["code"] == code, body
     assert body["status"] == status, body
     assert isinstance(body.get("detail"), str), body
+
+
+@contextmanager
+def fresh_postgres_database(server_url: str, purpose: str) -> Iterator[str]:
+    """A new, empty database on the shared server, dropped afterwards: parallel runs never meet."""
+    name = f"facematch_attack_{purpose}_{uuid.uuid4().hex[:12]}"
+    admin = sa.create_engine(server_url, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as connection:
+            connection.execute(sa.text(f'CREATE DATABASE "{name}"'))
+        yield sa.make_url(server_url).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as connection:
+            connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
