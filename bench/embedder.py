@@ -49,6 +49,9 @@ def _ort_session(path: Path, threads: int) -> ort.InferenceSession:
     options.intra_op_num_threads = threads
     options.inter_op_num_threads = 1
     options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    # As app/vision/onnx.py runs it: no spin-waiting, which on a shared 2-core box only steals
+    # the cores the other thread needs.
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
 
 
@@ -110,18 +113,21 @@ def run(models: Path, rounds: int, threads: int) -> dict:
             times.append((time.perf_counter() - started) * 1000 / BATCH)
 
     medians = [statistics.median(times) for times in samples]
-    dlib_ms = next(
-        (ms for (label, _, _), ms in zip(impls, medians, strict=True) if label == DLIB), None
-    )
+    bests = [min(times) for times in samples]
+    dlib_at = next((i for i, (label, _, _) in enumerate(impls) if label == DLIB), None)
+    dlib_ms = medians[dlib_at] if dlib_at is not None else None
+    dlib_best = bests[dlib_at] if dlib_at is not None else None
     rows = []
-    for (label, batch, _), ms, times in zip(impls, medians, samples, strict=True):
+    for (label, batch, _), ms, best in zip(impls, medians, bests, strict=True):
         rows.append(
             {
                 "implementation": label,
                 "batch": batch,
                 "ms_per_face": round(ms, 3),
-                "min_ms_per_face": round(min(times), 3),
+                "min_ms_per_face": round(best, 3),
                 "speedup_vs_dlib": round(dlib_ms / ms, 1) if dlib_ms else None,
+                # Best round against best round: the least-disturbed figure on a shared machine.
+                "best_speedup_vs_dlib": round(dlib_best / best, 1) if dlib_best else None,
             }
         )
     onnx32 = next(r for r in rows if r["implementation"].startswith("onnx") and r["batch"] == BATCH)
@@ -145,12 +151,14 @@ def run(models: Path, rounds: int, threads: int) -> dict:
             "speedup_vs_dlib_at_batch_32": {
                 "target": TARGET_SPEEDUP,
                 "measured": onnx32["speedup_vs_dlib"],
+                "measured_best": onnx32["best_speedup_vs_dlib"],
                 "met": bool(onnx32["speedup_vs_dlib"])
                 and onnx32["speedup_vs_dlib"] >= TARGET_SPEEDUP,
             },
             "ms_per_face_at_batch_1": {
                 "target": TARGET_BATCH1_MS,
                 "measured": onnx1["ms_per_face"],
+                "measured_best": onnx1["min_ms_per_face"],
                 "met": onnx1["ms_per_face"] <= TARGET_BATCH1_MS,
             },
         },
@@ -159,20 +167,25 @@ def run(models: Path, rounds: int, threads: int) -> dict:
 
 def markdown(result: dict) -> str:
     lines = [
-        "| implementation | batch | ms/face (median) | ms/face (best) | × dlib |",
-        "|---|---:|---:|---:|---:|",
+        "| implementation | batch | ms/face (median) | ms/face (best) | × dlib (median) "
+        "| × dlib (best) |",
+        "|---|---:|---:|---:|---:|---:|",
     ]
     for row in result["rows"]:
         speedup = f"{row['speedup_vs_dlib']:.1f}×" if row["speedup_vs_dlib"] else "n/a"
+        best = f"{row['best_speedup_vs_dlib']:.1f}×" if row["best_speedup_vs_dlib"] else "n/a"
         lines.append(
             f"| {row['implementation']} | {row['batch']} | {row['ms_per_face']:.2f} | "
-            f"{row['min_ms_per_face']:.2f} | {speedup} |"
+            f"{row['min_ms_per_face']:.2f} | {speedup} | {best} |"
         )
     targets = result["targets"]
     lines.append("")
     for name, target in targets.items():
         verdict = "met" if target["met"] else "NOT met"
-        lines.append(f"- {name}: {target['measured']} (target {target['target']}) — {verdict}")
+        lines.append(
+            f"- {name}: median {target['measured']}, best {target['measured_best']} "
+            f"(target {target['target']}; judged on the median) — {verdict}"
+        )
     lines.append(
         f"- {result['faces_per_round']} faces × {result['rounds']} rounds, "
         f"{result['threads']} threads, {result['machine']['cpu_count']} CPUs visible"
