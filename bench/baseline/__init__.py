@@ -1,0 +1,1 @@
+"""A face_recognition-style identify service, the comparison point of bench/http_load.py."""
