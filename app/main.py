@@ -103,12 +103,16 @@ def create_app(
             per_minute=settings.rate_limit_per_minute, burst=settings.rate_limit_burst
         )
 
-        def rebuild() -> int:
-            with sessions() as session:
-                return index.rebuild(session)
+        model_id = loaded.model_id if loaded else "none"
 
-        templates = await run_in_threadpool(rebuild)
-        log.info("index rebuilt from SQL: %d templates", templates)
+        def start_index() -> str:
+            with sessions() as session:
+                return index.start(
+                    session, snapshot_dir=settings.index_snapshot_dir, model_id=model_id
+                )
+
+        how = await run_in_threadpool(start_index)
+        log.info("index ready (%s): %d templates", how, sum(len(i) for _, i in registry.items()))
         obs = app.state.observability
         if loaded is not None:
             obs.set_model_info(
@@ -116,13 +120,22 @@ def create_app(
                 embedding_dim=loaded.embedding_dim,
                 default_threshold=loaded.default_threshold,
             )
-        obs.set_face_counts(
-            lambda: {cid: len(registry.get(cid)) for cid in registry.collection_ids()}
-        )
+        obs.set_face_counts(lambda: {cid: len(i) for cid, i in registry.items()})
         try:
             yield
         finally:
             app.state.runner.shutdown()
+            if settings.index_snapshot_dir is not None:
+                snapshot_dir = settings.index_snapshot_dir
+
+                def save() -> None:
+                    with sessions() as session:
+                        index.save_snapshot(session, snapshot_dir=snapshot_dir, model_id=model_id)
+
+                try:
+                    await run_in_threadpool(save)
+                except Exception:  # a failed snapshot only costs a slower next start
+                    log.exception("index snapshot not saved")
             engine.dispose()
 
     app = FastAPI(

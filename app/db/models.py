@@ -124,3 +124,12 @@ class AuditEvent(Base):
     target_type: Mapped[str | None] = mapped_column(sa.String(32))
     target_id: Mapped[str | None] = mapped_column(sa.String(64))
     details: Mapped[dict[str, Any] | None] = mapped_column(sa.JSON)
+
+
+class ServiceInstance(Base):
+    """One row with a random id made when the database was created (guards index snapshots)."""
+
+    __tablename__ = "service_instance"
+
+    id: Mapped[uuid.UUID] = mapped_column(sa.Uuid, primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow)

@@ -12,7 +12,7 @@ import numpy as np
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from app.db.models import ApiKey, Collection, Face, FaceChange, Identity
+from app.db.models import ApiKey, Collection, Face, FaceChange, Identity, ServiceInstance
 from app.db.template_codec import decode_template, encode_template, session_keyring
 
 # Any constant works; it only has to be the same for every writer of the change log.
@@ -301,6 +301,10 @@ def _log_changes(
             FaceChange(collection_id=collection_id, face_id=int(fid), op=op) for fid in face_ids
         )
         session.flush()
+
+
+def database_instance_id(session: Session) -> uuid.UUID | None:
+    return session.scalar(sa.select(ServiceInstance.id).limit(1))
 
 
 def last_change_seq(session: Session) -> int:

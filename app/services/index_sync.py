@@ -9,6 +9,7 @@ and the next catch-up brings in whatever was committed.
 from __future__ import annotations
 
 import threading
+from pathlib import Path
 
 from sqlalchemy.orm import Session
 
@@ -46,6 +47,33 @@ class IndexSync:
             self.registry.mark_seq(last_seq)
             self.ready = True
             return total
+
+    def start(self, session: Session, *, snapshot_dir: Path | None, model_id: str) -> str:
+        """Load the snapshot and replay later changes when one fits this database and model,
+        else rebuild from SQL. Returns how the index was built ("snapshot" or "rebuild")."""
+        if snapshot_dir is not None:
+            tag = self._tag(session, model_id)
+            session.rollback()
+            with self._lock:
+                loaded = self.registry.load_snapshot(snapshot_dir, tag=tag)
+            # A snapshot ahead of the change log belongs to a database that was rolled back.
+            if loaded and self.registry.last_seq <= repo.last_change_seq(session):
+                self.catch_up(session)
+                self.ready = True
+                return "snapshot"
+        self.rebuild(session)
+        return "rebuild"
+
+    def save_snapshot(self, session: Session, *, snapshot_dir: Path, model_id: str) -> None:
+        tag = self._tag(session, model_id)
+        session.rollback()
+        with self._lock:
+            self.registry.save_snapshot(snapshot_dir, tag=tag)
+
+    @staticmethod
+    def _tag(session: Session, model_id: str) -> str:
+        # Face ids restart in a recreated database: the database's own random id is in the tag.
+        return f"{model_id}|{repo.database_instance_id(session)}"
 
     def catch_up(self, session: Session) -> int:
         """Apply each committed change with seq > last_seq (one indexed query); return the count."""

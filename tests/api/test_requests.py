@@ -5,9 +5,10 @@ from __future__ import annotations
 import base64
 from collections.abc import Callable, Iterator
 
+import pytest
 from fastapi.testclient import TestClient
 
-from tests.api.conftest import ADMIN, photo
+from tests.api.conftest import ADMIN, add_identity, enroll, identify, photo, unique
 
 
 def test_unsupported_content_type_is_415(client: TestClient) -> None:
@@ -126,3 +127,28 @@ def test_models_lists_the_model_and_threshold(client: TestClient) -> None:
     models = client.get("/v1/models", headers=ADMIN).json()["models"]
     assert models[0]["embedding_dim"] == 128
     assert -1 <= models[0]["default_threshold"] <= 1
+
+
+def test_inference_past_the_timeout_is_503_with_retry_after(
+    start_app: Callable[..., TestClient],
+) -> None:
+    with start_app(inference_timeout_s=0.001) as hurried:
+        files = {"image": ("o.jpg", photo("obama/obama3.jpg"), "image/jpeg")}
+        response = hurried.post("/v1/detect", files=files, headers=ADMIN)
+        assert response.status_code == 503
+        assert response.json()["code"] == "inference_timeout"
+        assert "Retry-After" in response.headers
+
+
+def test_restart_with_index_snapshot_serves_the_same_faces(
+    start_app: Callable[..., TestClient], tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    snapshots = tmp_path_factory.mktemp("snap")
+    with start_app(index_snapshot_dir=snapshots) as first:
+        cid = first.post("/v1/collections", json={"name": unique("s")}, headers=ADMIN).json()["id"]
+        iid = add_identity(first, cid, external_id="biden")["id"]
+        enroll(first, cid, iid, "biden/biden.jpg")
+    assert any(snapshots.iterdir())
+    with start_app(index_snapshot_dir=snapshots) as second:
+        match = identify(second, cid, "biden/biden2.jpg")["faces"][0]["match"]
+        assert match["external_id"] == "biden"
