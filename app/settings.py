@@ -69,6 +69,9 @@ class Settings(BaseSettings):
     )
 
     # --- index -------------------------------------------------------------------------------
+    index_snapshot_dir: Path | None = Field(
+        None, description="Save the index here on shutdown and load it on start (fast start-up)."
+    )
     index_exact_max: int = Field(
         50_000, ge=0, description="Collections larger than this switch to an approximate index."
     )
