@@ -26,7 +26,6 @@ def ensure_admin_key(settings: Settings, console: Console) -> None:
         return
     path = Path(settings.data_dir) / ADMIN_KEY_FILE
     if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
         key = f"fm_admin_{secrets.token_urlsafe(32)}"
         # O_EXCL + 0600: never readable by others, never overwrites a key another process wrote.
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
@@ -47,6 +46,8 @@ def serve(
     """Apply migrations and serve the API (app.main:app)."""
     console = Console(stderr=True)
     settings = Settings()
+    # The data dir holds the SQLite database (templates) and the admin key: owner only.
+    Path(settings.data_dir).mkdir(mode=0o700, parents=True, exist_ok=True)
     upgrade_to_head(settings.effective_database_url)
     ensure_admin_key(settings, console)
     console.print(f"Serving on http://{host}:{port} (docs at /docs)")
