@@ -179,6 +179,7 @@ def _con(r: Reader, layer: Layer, version: int) -> None:
     for _ in range(4):  # learning-rate and weight-decay multipliers: training only
         r.float()
     use_bias = r.bool() if version >= 5 else True
+    use_relu = r.bool() if version >= 6 else False  # con_6 can fuse a relu into the layer
     weight, bias = _split(params, filters, biases)
     layer.attrs.update(
         num_filters=num_filters,
@@ -186,6 +187,7 @@ def _con(r: Reader, layer: Layer, version: int) -> None:
         stride=(stride_y, stride_x),
         padding=(pad_y, pad_x),
         use_bias=use_bias and bias.size > 0,
+        use_relu=use_relu,
     )
     layer.params["weight"] = weight
     if bias.size:
@@ -215,9 +217,11 @@ def _bn(r: Reader, layer: Layer, version: int) -> None:
     running_variances = r.tensor().reshape(-1)
     r.int()  # num_updates
     r.int()  # running_stats_window_size
-    for _ in range(4):
-        r.float()
-    eps = r.float() if version >= 2 else 1e-5
+    eps = 1e-5  # bn_con (version 1) predates per-layer eps: dlib's default then
+    if version >= 2:
+        for _ in range(4):  # learning-rate and weight-decay multipliers
+            r.float()
+        eps = r.float()
     gamma, beta = _split(params, gamma_shape, beta_shape)
     scale = gamma.reshape(-1) / np.sqrt(running_variances + eps)
     layer.kind = "affine"
@@ -240,9 +244,10 @@ def _fc(r: Reader, layer: Layer, version: int) -> None:
     weights = r.alias_tensor()
     biases = r.alias_tensor()
     has_bias = r.int() == 0  # dlib's fc_bias_mode: FC_HAS_BIAS = 0, FC_NO_BIAS = 1
-    if version >= 2:
-        for _ in range(4):
-            r.float()
+    for _ in range(4):  # learning-rate and weight-decay multipliers
+        r.float()
+    if version >= 3:
+        has_bias = r.bool() and has_bias  # fc_3: use_bias can switch an FC_HAS_BIAS layer's off
     weight, bias = _split(params, weights, biases if has_bias else (0,))
     # dlib multiplies x (n, inputs) by W (inputs, outputs); torch's Linear wants (outputs, inputs).
     layer.params["weight"] = np.ascontiguousarray(weight.reshape(num_inputs, num_outputs).T)
@@ -276,6 +281,7 @@ _Parser = Callable[[Reader, Layer, int], None]
 _RECORDS: dict[str, tuple[str, int, _Parser]] = {
     "con_4": ("con", 4, _con),
     "con_5": ("con", 5, _con),
+    "con_6": ("con", 6, _con),
     "affine_": ("affine", 1, _affine),
     "bn_con": ("bn_con", 1, _bn),
     "bn_con2": ("bn_con", 2, _bn),
@@ -287,8 +293,8 @@ _RECORDS: dict[str, tuple[str, int, _Parser]] = {
     "avg_pool_": ("avg_pool", 1, _pool),
     "avg_pool_2": ("avg_pool", 2, _pool),
     "add_prev_": ("add_prev", 1, _nothing),
-    "fc_": ("fc", 1, _fc),
     "fc_2": ("fc", 2, _fc),
+    "fc_3": ("fc", 3, _fc),
     "input_rgb_image_sized": ("input_rgb_image_sized", 1, _input_rgb_image_sized),
     "input_rgb_image": ("input_rgb_image", 1, _input_rgb_image),
     "loss_metric_": ("loss_metric", 1, _loss_metric),

@@ -37,6 +37,8 @@ def _fold(con: Layer, affine: Layer) -> nn.Conv2d:
     bias = con.params.get("bias", np.zeros(out_channels, dtype=np.float32)).astype(np.float64)
     gamma = affine.params["gamma"].astype(np.float64)
     beta = affine.params["beta"].astype(np.float64)
+    if con.attrs.get("use_relu"):
+        raise DlibFormatError(f"con at offset {con.offset} fuses a relu, which this net never does")
     if gamma.shape != (out_channels,):
         raise DlibFormatError(f"affine at offset {affine.offset} does not match its convolution")
     conv = nn.Conv2d(

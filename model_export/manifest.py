@@ -8,6 +8,7 @@ when that exists). No timestamps, so an unchanged export writes a byte-identical
 
 from __future__ import annotations
 
+import hashlib
 import importlib.metadata
 import json
 import os
@@ -41,10 +42,22 @@ def facematch_version() -> str:
             return str(tomllib.load(fh)["project"]["version"])
 
 
+# The modules whose code decides the exported graphs: editing one of them invalidates the export.
+_GRAPH_CODE = ("dlib_format.py", "dlib_resnet.py", "mtcnn.py", "onnx_export.py", "specs.py")
+
+
+def code_sha256() -> str:
+    digest = hashlib.sha256()
+    for name in _GRAPH_CODE:
+        digest.update(name.encode() + b"\0" + Path(__file__).with_name(name).read_bytes())
+    return digest.hexdigest()
+
+
 def exporter_info() -> dict[str, Any]:
     """Everything that can change the exported bytes; a change here means re-export."""
     return {
         "facematch": facematch_version(),
+        "code_sha256": code_sha256(),
         "torch": torch.__version__,
         "onnx": onnx.__version__,
         "onnxruntime": onnxruntime.__version__,
@@ -52,15 +65,21 @@ def exporter_info() -> dict[str, Any]:
     }
 
 
-def model_id(sha256: str) -> str:
-    return f"dlib-resnet-v1@{sha256[:8]}"
+def model_id(weights_sha256: str) -> str:
+    """The id stored beside every template: names the pretrained weights, not the ONNX bytes.
+
+    Templates from any export of the same weights are interchangeable (parity with dlib is
+    checked to 1e-5), so a torch or onnxruntime upgrade that reorders the graph's bytes must not
+    orphan every enrolled collection; new weights do get a new id.
+    """
+    return f"dlib-resnet-v1@{weights_sha256[:8]}"
 
 
 def model_entry(spec: ModelSpec, path: Path, source: Source) -> dict[str, Any]:
     sha = file_sha256(path)
     entry: dict[str, Any] = {"file": spec.file, "sha256": sha}
     if spec.key == "embedder":
-        entry["model_id"] = model_id(sha)
+        entry["model_id"] = model_id(source.sha256())
     entry["input"] = spec.input_spec()
     entry.update(spec.extra)
     entry["source"] = source.describe()

@@ -13,7 +13,9 @@ Two steps per model:
 Reproducibility: the result is byte-identical from one run to the next on the same torch, onnx and
 onnxruntime versions. ``tests/model_export/test_export.py`` checks it on PNet; the full export was
 checked with two ``--force`` exports into fresh folders (all four files and the manifest matched).
-Other versions may order or name nodes differently; the manifest records them for that reason.
+It is also independent of where the checkout lives: the exporter's provenance annotations (stack
+traces with absolute paths and line numbers) are stripped. Other torch/onnx/onnxruntime versions
+may order or name nodes differently; the manifest records them for that reason.
 """
 
 from __future__ import annotations
@@ -76,7 +78,24 @@ def _torch_to_onnx(
     model = program.model_proto
     # The exporter names symbolic axes s0, s1...; give them the contract's names.
     _rename_input_dims(model, input_name, dynamic)
+    _strip_metadata(model)
     onnx.save_model(model, str(path))
+
+
+def _strip_metadata(model: onnx.ModelProto) -> None:
+    """Drop the exporter's provenance annotations (stack traces with absolute paths and line
+    numbers, FX node dumps): they would make the bytes, and so the embedder's model_id, depend
+    on where the checkout lives and on edits that do not touch the graph."""
+    del model.metadata_props[:]
+    graph = model.graph
+    del graph.metadata_props[:]
+    for node in graph.node:
+        del node.metadata_props[:]
+        node.doc_string = ""
+    for values in (graph.input, graph.output, graph.value_info, graph.initializer):
+        for value in values:
+            del value.metadata_props[:]
+            value.doc_string = ""
 
 
 def _rename_input_dims(model: onnx.ModelProto, input_name: str, dynamic: Mapping[int, str]) -> None:

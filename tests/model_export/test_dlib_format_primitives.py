@@ -145,3 +145,37 @@ def test_folds_batch_norm_running_stats_into_an_affine() -> None:
     # y = 2 (x - 3) / sqrt(4) + 1 = x - 2
     assert layer.params["gamma"].tolist() == [1.0]
     assert layer.params["beta"].tolist() == [-2.0]
+
+
+def test_reads_an_fc_3_record_with_bias_as_torch_linear_weights() -> None:
+    # dlib computes x · W with W of shape (inputs, outputs); the bias row follows W in params.
+    record = (
+        b.string("fc_3")
+        + b.int_(2)  # outputs
+        + b.int_(3)  # inputs
+        + b.tensor([1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 0.5, -0.5], (4, 2, 1, 1))
+        + b.alias_tensor((3, 2, 1, 1))
+        + b.alias_tensor((1, 2, 1, 1))
+        + b.int_(0)  # FC_HAS_BIAS
+        + b"".join(b.float_(v) for v in (1.0, 1.0, 1.0, 0.0))
+        + b.bool_(True)  # use_bias
+    )
+    layer = read_record(Reader(record))
+    assert layer.params["weight"].tolist() == [[1.0, 3.0, 5.0], [2.0, 4.0, 6.0]]
+    assert layer.params["bias"].tolist() == [0.5, -0.5]
+
+
+def test_reads_the_fused_relu_flag_of_con_6() -> None:
+    record = (
+        b.string("con_6")
+        + b.tensor([1.0], (1, 1, 1, 1))
+        + b"".join(b.int_(v) for v in (1, 1, 1, 1, 1, 0, 0))
+        + b.alias_tensor((1, 1, 1, 1))
+        + b.alias_tensor((0, 0, 0, 0))
+        + b"".join(b.float_(v) for v in (1.0, 1.0, 1.0, 0.0))
+        + b.bool_(False)  # use_bias
+        + b.bool_(True)  # use_relu
+    )
+    layer = read_record(Reader(record))
+    assert layer.attrs["use_relu"] is True
+    assert "bias" not in layer.params

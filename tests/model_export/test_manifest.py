@@ -23,9 +23,16 @@ def test_lists_the_embedder_and_three_mtcnn_nets(manifest: dict) -> None:
     assert set(manifest["models"]) == {"embedder", "pnet", "rnet", "onet"}
 
 
-def test_embedder_model_id_pins_the_file_hash(manifest: dict) -> None:
+def test_embedder_model_id_pins_the_pretrained_weights(manifest: dict) -> None:
     entry = manifest["models"]["embedder"]
-    assert entry["model_id"] == f"dlib-resnet-v1@{entry['sha256'][:8]}"
+    assert entry["model_id"] == f"dlib-resnet-v1@{entry['source']['sha256'][:8]}"
+
+
+def test_model_id_of_face_recognition_models_0_3_0_is_stable(manifest: dict) -> None:
+    # Enrolled collections are pinned to this id: it must not move when the exporter changes.
+    if manifest["models"]["embedder"]["source"]["version"] != "0.3.0":
+        pytest.skip("a different face-recognition-models release is installed")
+    assert manifest["models"]["embedder"]["model_id"] == "dlib-resnet-v1@55533b28"
 
 
 def test_embedder_input_spec_is_rgb_150_with_dlibs_normalisation(manifest: dict) -> None:
