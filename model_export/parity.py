@@ -48,7 +48,7 @@ class ParityResult:
     def __str__(self) -> str:
         verdict = "ok" if self.ok else "FAIL"
         relation = "≥" if self.metric == "min_cosine" else "≤"
-        shown = f"{self.value:.8f}" if self.metric == "min_cosine" else f"{self.value:.3g}"
+        shown = f"{self.value:.10f}" if self.metric == "min_cosine" else f"{self.value:.3g}"
         return (
             f"{self.name}: {self.metric} {shown} ({relation} {self.limit:g}) "
             f"over {self.cases} case(s) … {verdict}"
@@ -180,6 +180,9 @@ def verify(out: Path, *, progress=print) -> bool:
     if problems:
         return False
     progress(f"hashes: {len(manifest['models'])} file(s) match the manifest")
+    if manifest.get("alignment") != mf.alignment():
+        progress("alignment: manifest differs from model_export/alignment_template.json: re-export")
+        return False
     results = [torch_vs_ort(spec, out / spec.file) for spec in SPECS.values()]
     if dlib_available():
         results.append(onnx_vs_dlib(out / SPECS["embedder"].file))
