@@ -22,6 +22,11 @@ from app.services.matching import Candidate, IdentifiedFace, Verification
 from app.vision.types import Face
 
 
+def _far(value: float) -> float:
+    # Three significant digits: the table it comes from is not more precise than that.
+    return float(f"{value:.3g}")
+
+
 def collection_out(stats: CollectionStats) -> CollectionOut:
     c = stats.collection
     return CollectionOut(
@@ -74,7 +79,7 @@ def candidate_out(c: Candidate) -> CandidateOut:
         external_id=c.external_id,
         display_name=c.display_name,
         similarity=round(c.similarity, 5),
-        estimated_far=c.estimated_far,
+        estimated_far=_far(c.estimated_far),
         face_id=c.face_id,
     )
 
@@ -95,7 +100,7 @@ def verification_out(v: Verification) -> VerifyOut:
             "similarity": round(v.similarity, 5),
             "match": v.match,
             "threshold": v.threshold,
-            "estimated_far": v.estimated_far,
+            "estimated_far": _far(v.estimated_far),
             "face_a": FaceBoxOut.model_validate({"box": box_json(v.face_a)}),
             "face_b": FaceBoxOut.model_validate({"box": box_json(v.face_b)}) if v.face_b else None,
             "face_id": v.face_id,

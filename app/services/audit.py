@@ -4,6 +4,10 @@ An event is added to the caller's session, so it commits (or rolls back) with th
 describes: an acknowledged write always has its audit row, a failed one never does. `details`
 is checked to hold only ids, names and counts — strings, integers, booleans — so a template, an
 image or a list of floats cannot end up in the trail by mistake.
+
+`track_writes(sessions)` records every change to collections, identities, faces and keys from the
+ORM flush itself, so no use case can forget to audit; the actor is whatever the request's
+authentication put in `session.info[ACTOR_KEY]`.
 """
 
 from __future__ import annotations
@@ -13,9 +17,11 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 
 import sqlalchemy as sa
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
-from app.db.models import AuditEvent
+from app.db.models import ApiKey, AuditEvent, Collection, Face, FaceChange, Identity
+
+ACTOR_KEY = "audit_actor"  # Session.info entry naming who is calling (a key id, or "admin")
 
 # The vocabulary, so callers and the admin endpoint's filter agree on spelling.
 COLLECTION_CREATE = "collection.create"
@@ -141,3 +147,83 @@ def list_events(
     if until is not None:
         query = query.where(AuditEvent.created_at < until)
     return list(session.scalars(query))
+
+
+# --- recording from the ORM flush ---------------------------------------------------------------
+
+_PENDING = "audit_pending"
+
+
+def _collect(session: Session, _context: object) -> None:
+    """after_flush: ids now exist and new/dirty/deleted still describe what was flushed."""
+    actor = session.info.get(ACTOR_KEY)
+    pending: list[AuditEvent] = session.info.setdefault(_PENDING, [])
+    deleted_faces = sorted(
+        change.face_id
+        for change in session.new
+        if isinstance(change, FaceChange) and change.op == "delete"
+    )
+    enrolled: dict[uuid.UUID, list[int]] = {}
+
+    def add(action: str, **fields: object) -> None:
+        event = AuditEvent(key_id=actor, action=action)
+        for name, value in fields.items():
+            setattr(event, name, value)
+        pending.append(event)
+
+    for obj in session.new:
+        if isinstance(obj, Collection):
+            add(COLLECTION_CREATE, collection_id=obj.id, target_type="collection",
+                target_id=str(obj.id))  # fmt: skip
+        elif isinstance(obj, Identity):
+            add(IDENTITY_CREATE, collection_id=obj.collection_id, target_type="identity",
+                target_id=str(obj.id))  # fmt: skip
+        elif isinstance(obj, Face):
+            enrolled.setdefault(obj.identity_id, []).append(obj.id)
+        elif isinstance(obj, ApiKey):
+            add(KEY_CREATE, collection_id=obj.collection_id, target_type="key",
+                target_id=str(obj.id), details={"role": obj.role})  # fmt: skip
+    for identity_id, face_ids in enrolled.items():
+        first = next(o for o in session.new if isinstance(o, Face) and o.id == face_ids[0])
+        add(FACE_ENROLL, collection_id=first.collection_id, target_type="identity",
+            target_id=str(identity_id), details={"face_ids": sorted(face_ids)})  # fmt: skip
+    for obj in session.dirty:
+        if not session.is_modified(obj, include_collections=False):
+            continue
+        if isinstance(obj, Identity):
+            changed = sorted(
+                attr.key for attr in sa.inspect(obj).attrs if attr.history.has_changes()
+            )
+            add(IDENTITY_UPDATE, collection_id=obj.collection_id, target_type="identity",
+                target_id=str(obj.id), details={"fields": changed})  # fmt: skip
+        elif isinstance(obj, ApiKey) and sa.inspect(obj).attrs.revoked_at.history.added:
+            add(KEY_REVOKE, collection_id=obj.collection_id, target_type="key",
+                target_id=str(obj.id))  # fmt: skip
+    for obj in session.deleted:
+        if isinstance(obj, Collection):
+            add(COLLECTION_DELETE, collection_id=obj.id, target_type="collection",
+                target_id=str(obj.id), details={"face_ids": deleted_faces})  # fmt: skip
+        elif isinstance(obj, Identity):
+            add(IDENTITY_DELETE, collection_id=obj.collection_id, target_type="identity",
+                target_id=str(obj.id), details={"face_ids": deleted_faces})  # fmt: skip
+        elif isinstance(obj, Face):
+            add(FACE_DELETE, collection_id=obj.collection_id, target_type="face",
+                target_id=str(obj.id), details={"identity_id": str(obj.identity_id)})  # fmt: skip
+
+
+def _write(session: Session, _context: object) -> None:
+    """after_flush_postexec: the events join the same transaction in the flush's next round."""
+    pending = session.info.pop(_PENDING, None)
+    if pending:
+        session.add_all(pending)
+
+
+def _discard(session: Session, *_: object) -> None:
+    session.info.pop(_PENDING, None)
+
+
+def track_writes(sessions: sessionmaker[Session]) -> None:
+    """Record an audit event for every write made through sessions from this factory."""
+    sa.event.listen(sessions, "after_flush", _collect)
+    sa.event.listen(sessions, "after_flush_postexec", _write)
+    sa.event.listen(sessions, "after_rollback", _discard)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import uuid
 
 from sqlalchemy.exc import IntegrityError
@@ -11,6 +12,8 @@ from app.db import repositories as repo
 from app.db.models import Collection
 from app.services.errors import Conflict, NotFound
 from app.services.index_sync import IndexSync
+
+log = logging.getLogger(__name__)
 
 
 def create_collection(
@@ -33,6 +36,30 @@ def require_collection(*, session: Session, collection_id: uuid.UUID) -> Collect
     if collection is None:
         raise NotFound(f"collection {collection_id} not found")
     return collection
+
+
+def require_compatible_model(collection: Collection, model_id: str) -> None:
+    """Templates of another network are meaningless to this one: refuse with `model_mismatch`.
+
+    Model ids read `<network>@<sha8 of the ONNX file>`. A re-export of the same weights (another
+    torch or onnx version) changes the file hash but not the templates, which the exporter's
+    parity checks guarantee; refusing then would strand every collection (photos are not kept, so
+    nothing could be re-enrolled). So the network must match, and a hash change is only logged.
+    """
+    if collection.model_id == model_id:
+        return
+    if collection.model_id.split("@")[0] != model_id.split("@")[0]:
+        raise Conflict(
+            f"collection holds templates of model {collection.model_id}, the service runs "
+            f"{model_id}; enroll into a new collection",
+            code="model_mismatch",
+        )
+    log.warning(
+        "collection %s was enrolled with %s, the service runs %s (same network, re-exported)",
+        collection.id,
+        collection.model_id,
+        model_id,
+    )
 
 
 def get_collection(*, session: Session, collection_id: uuid.UUID) -> repo.CollectionStats:

@@ -10,8 +10,8 @@ from sqlalchemy.orm import Session
 
 from app.db import repositories as repo
 from app.db.models import Face as FaceRow
-from app.services.collections import require_collection
-from app.services.errors import Conflict, FaceRejected, NotFound
+from app.services.collections import require_collection, require_compatible_model
+from app.services.errors import FaceRejected, NotFound
 from app.services.faces import box_json, quality_json
 from app.services.identities import require_identity
 from app.services.index_sync import IndexSync
@@ -101,12 +101,7 @@ def enroll_faces(
     identity = require_identity(
         session=session, collection_id=collection_id, identity_id=identity_id
     )
-    if collection.model_id != pipeline.model_id:
-        raise Conflict(
-            f"collection was enrolled with model {collection.model_id}, the service runs "
-            f"{pipeline.model_id}; re-enroll into a new collection",
-            code="model_mismatch",
-        )
+    require_compatible_model(collection, pipeline.model_id)
     # Release the connection while the CPU works: enroll may take a second per photo.
     session.rollback()
     outcomes = runner.run_many(
@@ -134,9 +129,7 @@ def enroll_faces(
             accepted.append((judged, digest))
     if not accepted:
         first = rejected[0]
-        raise FaceRejected(
-            first.reason, code=first.code, rejected=[_rej(r) for r in rejected]
-        )
+        raise FaceRejected(first.reason, code=first.code, rejected=[_rej(r) for r in rejected])
     # Re-read under this transaction: the identity may have been deleted while we computed.
     identity = require_identity(
         session=session, collection_id=collection_id, identity_id=identity_id

@@ -9,8 +9,8 @@ import numpy as np
 from sqlalchemy.orm import Session
 
 from app.db import repositories as repo
-from app.services.collections import require_collection
-from app.services.errors import Conflict, FaceRejected
+from app.services.collections import require_collection, require_compatible_model
+from app.services.errors import FaceRejected
 from app.services.identities import require_identity
 from app.services.index_sync import IndexSync
 from app.services.inference import InferenceRunner
@@ -153,12 +153,7 @@ def verify_identity(
 
 def _check_model(session: Session, collection_id: uuid.UUID, pipeline: VisionPipeline) -> None:
     collection = require_collection(session=session, collection_id=collection_id)
-    if collection.model_id != pipeline.model_id:
-        raise Conflict(
-            f"collection holds templates of model {collection.model_id}, the service runs "
-            f"{pipeline.model_id}",
-            code="model_mismatch",
-        )
+    require_compatible_model(collection, pipeline.model_id)
 
 
 def identify(

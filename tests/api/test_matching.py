@@ -8,6 +8,9 @@ from collections.abc import Callable
 import pytest
 from fastapi.testclient import TestClient
 
+from app.db import repositories as repo
+from app.db.engine import create_db_engine, session_factory
+from app.vision.pipeline import VisionPipeline
 from tests.api.conftest import ADMIN, add_identity, enroll, identify, photo, unique
 
 OBAMA_ENROLL = ("obama/obama.jpg", "obama/obama1.jpg", "obama/obama2.jpg")
@@ -241,3 +244,31 @@ def test_identify_role_key_can_identify_but_not_enroll(client: TestClient, galle
     assert ok.status_code == 200
     url = f"/v1/collections/{gallery['cid']}/identities/{gallery['obama']}/faces"
     assert client.post(url, files=files, headers=headers).status_code == 403
+
+
+def _collection_with_model(backend_url: str, model_id: str) -> str:
+    engine = create_db_engine(backend_url)
+    try:
+        with session_factory(engine)() as session:
+            collection = repo.add_collection(session, name=unique("m"), model_id=model_id)
+            session.commit()
+            return str(collection.id)
+    finally:
+        engine.dispose()
+
+
+def test_collection_of_another_network_is_409_model_mismatch(
+    client: TestClient, backend_url: str
+) -> None:
+    cid = _collection_with_model(backend_url, "arcface-r100@0123abcd")
+    files = {"image": ("o.jpg", photo("obama/obama3.jpg"))}
+    response = client.post(f"/v1/collections/{cid}/identify", files=files, headers=ADMIN)
+    assert response.status_code == 409 and response.json()["code"] == "model_mismatch"
+
+
+def test_re_export_of_the_same_network_still_serves(
+    client: TestClient, backend_url: str, pipeline: VisionPipeline
+) -> None:
+    network = pipeline.model_id.split("@")[0]
+    cid = _collection_with_model(backend_url, f"{network}@00000000")
+    assert identify(client, cid, "obama/obama3.jpg")["faces"][0]["candidates"] == []
