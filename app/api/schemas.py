@@ -53,6 +53,22 @@ class CollectionCreate(RequestModel):
 
 
 class CollectionOut(ApiModel):
+    model_config = ConfigDict(
+        from_attributes=True,
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": "b4cc9839-7d40-4bf3-b8e2-51712c1edd2e",
+                    "name": "staff",
+                    "model_id": "dlib-resnet-v1@55533b28",
+                    "created_at": "2026-11-29T19:13:23.515171Z",
+                    "face_count": 4,
+                    "identity_count": 2,
+                }
+            ]
+        },
+    )
+
     id: uuid.UUID
     name: str
     model_id: str
@@ -84,6 +100,23 @@ class IdentityUpdate(IdentityCreate):
 
 
 class IdentityOut(ApiModel):
+    model_config = ConfigDict(
+        from_attributes=True,
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": "2c667887-533b-43bb-824a-6b981f8b75fd",
+                    "collection_id": "b4cc9839-7d40-4bf3-b8e2-51712c1edd2e",
+                    "external_id": "obama",
+                    "display_name": "Barack Obama",
+                    "metadata": {"team": "exec"},
+                    "created_at": "2026-11-29T19:13:23.515171Z",
+                    "face_count": 3,
+                }
+            ]
+        },
+    )
+
     id: uuid.UUID
     collection_id: uuid.UUID
     external_id: str | None
@@ -112,6 +145,28 @@ class QualityOut(ApiModel):
 
 
 class FaceOut(ApiModel):
+    model_config = ConfigDict(
+        from_attributes=True,
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": 1,
+                    "identity_id": "2c667887-533b-43bb-824a-6b981f8b75fd",
+                    "model_id": "dlib-resnet-v1@55533b28",
+                    "box": {"x": 631.5, "y": 244.1, "width": 283.1, "height": 364.5},
+                    "quality": {
+                        "detection_score": 1.0,
+                        "interocular_px": 124.5,
+                        "sharpness": 232.9,
+                        "pose": 0.225,
+                        "brightness": 102.1,
+                    },
+                    "created_at": "2026-11-29T19:13:23.515171Z",
+                }
+            ]
+        },
+    )
+
     id: int
     identity_id: uuid.UUID
     model_id: str
@@ -128,6 +183,40 @@ class RejectionOut(ApiModel):
 
 
 class EnrollOut(ApiModel):
+    model_config = ConfigDict(
+        from_attributes=True,
+        json_schema_extra={
+            "examples": [
+                {
+                    "faces": [
+                        {
+                            "id": 1,
+                            "identity_id": "2c667887-533b-43bb-824a-6b981f8b75fd",
+                            "model_id": "dlib-resnet-v1@55533b28",
+                            "box": {"x": 631.5, "y": 244.1, "width": 283.1, "height": 364.5},
+                            "quality": {
+                                "detection_score": 1.0,
+                                "interocular_px": 124.5,
+                                "sharpness": 232.9,
+                                "pose": 0.225,
+                                "brightness": 102.1,
+                            },
+                            "created_at": "2026-11-29T19:13:23.515171Z",
+                        }
+                    ],
+                    "rejected": [
+                        {
+                            "index": 1,
+                            "code": "no_face",
+                            "reason": "no face was found in the photo",
+                            "issues": [],
+                        }
+                    ],
+                }
+            ]
+        },
+    )
+
     faces: list[FaceOut]
     rejected: list[RejectionOut]
 
@@ -145,6 +234,36 @@ class DetectedFaceOut(ApiModel):
 
 
 class DetectOut(ApiModel):
+    model_config = ConfigDict(
+        from_attributes=True,
+        json_schema_extra={
+            "examples": [
+                {
+                    "faces": [
+                        {
+                            "box": {"x": 631.5, "y": 244.1, "width": 283.1, "height": 364.5},
+                            "score": 0.9999,
+                            "landmarks": [
+                                [737.8, 384.6],
+                                [861.3, 400.8],
+                                [810.1, 442.1],
+                                [734.5, 509.6],
+                                [845.7, 527.2],
+                            ],
+                            "quality": {
+                                "detection_score": 1.0,
+                                "interocular_px": 124.5,
+                                "sharpness": 232.9,
+                                "pose": 0.225,
+                                "brightness": 102.1,
+                            },
+                        }
+                    ]
+                }
+            ]
+        },
+    )
+
     faces: list[DetectedFaceOut]
 
 
@@ -167,6 +286,56 @@ class IdentifiedFaceOut(DetectedFaceOut):
 
 
 class IdentifyOut(ApiModel):
+    model_config = ConfigDict(
+        from_attributes=True,
+        json_schema_extra={
+            "examples": [
+                {
+                    "faces": [
+                        {
+                            "box": {"x": 631.5, "y": 244.1, "width": 283.1, "height": 364.5},
+                            "score": 1.0,
+                            "landmarks": [
+                                [737.8, 384.6],
+                                [861.3, 400.8],
+                                [810.1, 442.1],
+                                [734.5, 509.6],
+                                [845.7, 527.2],
+                            ],
+                            "quality": {
+                                "detection_score": 1.0,
+                                "interocular_px": 124.5,
+                                "sharpness": 232.9,
+                                "pose": 0.225,
+                                "brightness": 102.1,
+                            },
+                            "candidates": [
+                                {
+                                    "identity_id": "2c667887-533b-43bb-824a-6b981f8b75fd",
+                                    "external_id": "obama",
+                                    "display_name": "Barack Obama",
+                                    "similarity": 0.97444,
+                                    "estimated_far": 0.0001,
+                                    "face_id": 1,
+                                }
+                            ],
+                            "match": {
+                                "identity_id": "2c667887-533b-43bb-824a-6b981f8b75fd",
+                                "external_id": "obama",
+                                "display_name": "Barack Obama",
+                                "similarity": 0.97444,
+                                "estimated_far": 0.0001,
+                                "face_id": 1,
+                            },
+                        }
+                    ],
+                    "threshold": 0.93,
+                    "model_id": "dlib-resnet-v1@55533b28",
+                }
+            ]
+        },
+    )
+
     faces: list[IdentifiedFaceOut]
     threshold: float
     model_id: str
@@ -177,6 +346,23 @@ class FaceBoxOut(ApiModel):
 
 
 class VerifyOut(ApiModel):
+    model_config = ConfigDict(
+        from_attributes=True,
+        json_schema_extra={
+            "examples": [
+                {
+                    "similarity": 0.82349,
+                    "match": False,
+                    "threshold": 0.93,
+                    "estimated_far": 0.02,
+                    "face_a": {"box": {"x": 549.1, "y": 117.8, "width": 363.7, "height": 505.2}},
+                    "face_b": {"box": {"x": 428.0, "y": 174.2, "width": 284.1, "height": 385.3}},
+                    "face_id": None,
+                }
+            ]
+        },
+    )
+
     similarity: float
     match: bool
     threshold: float
@@ -217,6 +403,25 @@ class KeyOut(ApiModel):
 
 
 class KeyCreated(KeyOut):
+    model_config = ConfigDict(
+        from_attributes=True,
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": "d31a961b-de29-47c4-9aad-ab42ba6b6cfb",
+                    "prefix": "717039fc352d",
+                    "role": "identify",
+                    "collection_id": "b4cc9839-7d40-4bf3-b8e2-51712c1edd2e",
+                    "name": "front door",
+                    "created_at": "2026-11-29T19:13:23.515171Z",
+                    "last_used_at": None,
+                    "revoked_at": None,
+                    "key": "fm_717039fc352d_I_i4K7nju-GxvHioS6lUkK-VkpWLRudXOskMvGjGzDI",
+                }
+            ]
+        },
+    )
+
     key: str = Field(description="The secret key. Shown only in this response.")
 
 
