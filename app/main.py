@@ -19,11 +19,22 @@ from app.api.body_limit import BodySizeLimit
 from app.api.errors import Problem, install_error_handlers
 from app.api.metrics import configure_json_logging, install_observability
 from app.api.rate_limit import TokenBuckets
-from app.api.routes import collections, detect, faces, health, identities, keys, matching, models
+from app.api.routes import (
+    audit,
+    collections,
+    detect,
+    faces,
+    health,
+    identities,
+    keys,
+    matching,
+    models,
+)
 from app.db.engine import create_db_engine, session_factory
 from app.db.migrate import upgrade_to_head
 from app.db.template_codec import TemplateKeyring
 from app.index.registry import IndexRegistry
+from app.services.audit import track_writes
 from app.services.index_sync import IndexSync
 from app.services.inference import InferenceRunner
 from app.settings import Settings, get_settings
@@ -41,6 +52,7 @@ _TAGS = [
     {"name": "detection", "description": "Find faces without storing anything."},
     {"name": "keys", "description": "Scoped API keys (admin)."},
     {"name": "models", "description": "The model in service and its thresholds."},
+    {"name": "audit", "description": "Who did what to which ids (admin; no biometric data)."},
     {"name": "health", "description": "Liveness and readiness probes (no key needed)."},
 ]
 
@@ -91,6 +103,7 @@ def create_app(
         )
         index = IndexSync(registry)
         sessions = session_factory(engine, keyring=TemplateKeyring.from_settings(settings))
+        track_writes(sessions)  # every write through these sessions leaves an audit event
         app.state.settings = settings
         app.state.engine = engine
         app.state.sessions = sessions
@@ -156,7 +169,7 @@ def create_app(
     # Logging is configured when the app starts, not when this module is imported.
     install_observability(app, json_logs=False)
     install_error_handlers(app)
-    for module in (health, collections, identities, faces, matching, detect, keys, models):
+    for module in (health, collections, identities, faces, matching, detect, keys, models, audit):
         app.include_router(module.router)
     _add_problem_schema(app)
     return app

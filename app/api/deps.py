@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from app.api.rate_limit import TokenBuckets
 from app.services import keys as key_service
+from app.services.audit import ACTOR_KEY
 from app.services.errors import RateLimited, ServiceError, Unauthorized
 from app.services.index_sync import IndexSync
 from app.services.inference import InferenceRunner
@@ -67,6 +68,8 @@ def get_caller(
     caller = key_service.authenticate(session=session, presented=api_key, admin_key=admin_key)
     if caller is None:
         raise Unauthorized("the API key is not valid")
+    # The audit trail records writes made through this session under the caller's name.
+    session.info[ACTOR_KEY] = caller.name
     buckets: TokenBuckets = request.app.state.rate_limits
     wait = buckets.take(caller.name)
     if wait > 0:
