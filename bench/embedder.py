@@ -106,11 +106,14 @@ def run(models: Path, rounds: int, threads: int) -> dict:
     for _, _, call in impls:
         call()  # warm-up: session initialisation, allocator arenas, caches
     samples: list[list[float]] = [[] for _ in impls]
+    cpu_samples: list[list[float]] = [[] for _ in impls]
     for _ in range(rounds):
-        for (_, _, call), times in zip(impls, samples, strict=True):
-            started = time.perf_counter()
+        for (_, _, call), times, cpu in zip(impls, samples, cpu_samples, strict=True):
+            started, cpu_started = time.perf_counter(), time.process_time()
             call()
             times.append((time.perf_counter() - started) * 1000 / BATCH)
+            # CPU time over all threads: barely moved by other processes' load, unlike wall time.
+            cpu.append((time.process_time() - cpu_started) * 1000 / BATCH)
 
     medians = [statistics.median(times) for times in samples]
     bests = [min(times) for times in samples]
@@ -118,7 +121,9 @@ def run(models: Path, rounds: int, threads: int) -> dict:
     dlib_ms = medians[dlib_at] if dlib_at is not None else None
     dlib_best = bests[dlib_at] if dlib_at is not None else None
     rows = []
-    for (label, batch, _), ms, best in zip(impls, medians, bests, strict=True):
+    cpu_medians = [statistics.median(cpu) for cpu in cpu_samples]
+    dlib_cpu = cpu_medians[dlib_at] if dlib_at is not None else None
+    for (label, batch, _), ms, best, cpu_ms in zip(impls, medians, bests, cpu_medians, strict=True):
         rows.append(
             {
                 "implementation": label,
@@ -128,6 +133,8 @@ def run(models: Path, rounds: int, threads: int) -> dict:
                 "speedup_vs_dlib": round(dlib_ms / ms, 1) if dlib_ms else None,
                 # Best round against best round: the least-disturbed figure on a shared machine.
                 "best_speedup_vs_dlib": round(dlib_best / best, 1) if dlib_best else None,
+                "cpu_ms_per_face": round(cpu_ms, 3),
+                "cpu_speedup_vs_dlib": round(dlib_cpu / cpu_ms, 1) if dlib_cpu else None,
             }
         )
     onnx32 = next(r for r in rows if r["implementation"].startswith("onnx") and r["batch"] == BATCH)
@@ -165,18 +172,23 @@ def run(models: Path, rounds: int, threads: int) -> dict:
     }
 
 
+def _ratio(value: float | None) -> str:
+    return f"{value:.1f}×" if value else "n/a"
+
+
 def markdown(result: dict) -> str:
     lines = [
         "| implementation | batch | ms/face (median) | ms/face (best) | × dlib (median) "
-        "| × dlib (best) |",
-        "|---|---:|---:|---:|---:|---:|",
+        "| × dlib (best) | CPU ms/face | × dlib (CPU) |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for row in result["rows"]:
         speedup = f"{row['speedup_vs_dlib']:.1f}×" if row["speedup_vs_dlib"] else "n/a"
         best = f"{row['best_speedup_vs_dlib']:.1f}×" if row["best_speedup_vs_dlib"] else "n/a"
         lines.append(
             f"| {row['implementation']} | {row['batch']} | {row['ms_per_face']:.2f} | "
-            f"{row['min_ms_per_face']:.2f} | {speedup} | {best} |"
+            f"{row['min_ms_per_face']:.2f} | {speedup} | {best} | "
+            f"{row['cpu_ms_per_face']:.2f} | {_ratio(row['cpu_speedup_vs_dlib'])} |"
         )
     targets = result["targets"]
     lines.append("")
