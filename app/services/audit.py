@@ -152,17 +152,22 @@ def list_events(
 # --- recording from the ORM flush ---------------------------------------------------------------
 
 _PENDING = "audit_pending"
+_DELETED_FACES = "audit_deleted_faces"
 
 
 def _collect(session: Session, _context: object) -> None:
     """after_flush: ids now exist and new/dirty/deleted still describe what was flushed."""
     actor = session.info.get(ACTOR_KEY)
     pending: list[AuditEvent] = session.info.setdefault(_PENDING, [])
-    deleted_faces = sorted(
+    # The change log may be flushed before the identity or collection row it belongs to, so the
+    # deleted face ids are gathered over the whole transaction.
+    seen: set[int] = session.info.setdefault(_DELETED_FACES, set())
+    seen.update(
         change.face_id
         for change in session.new
         if isinstance(change, FaceChange) and change.op == "delete"
     )
+    deleted_faces = sorted(seen)
     enrolled: dict[uuid.UUID, list[int]] = {}
 
     def add(action: str, **fields: object) -> None:
@@ -220,10 +225,12 @@ def _write(session: Session, _context: object) -> None:
 
 def _discard(session: Session, *_: object) -> None:
     session.info.pop(_PENDING, None)
+    session.info.pop(_DELETED_FACES, None)
 
 
 def track_writes(sessions: sessionmaker[Session]) -> None:
     """Record an audit event for every write made through sessions from this factory."""
     sa.event.listen(sessions, "after_flush", _collect)
     sa.event.listen(sessions, "after_flush_postexec", _write)
+    sa.event.listen(sessions, "after_commit", _discard)
     sa.event.listen(sessions, "after_rollback", _discard)

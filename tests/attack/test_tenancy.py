@@ -8,7 +8,6 @@ followed by a look, as admin, that B is untouched.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 from dataclasses import dataclass
 
 import pytest
@@ -59,13 +58,13 @@ def tenants(service: TestClient) -> Tenants:
 
 
 @pytest.fixture
-def as_a(service: TestClient, tenants: Tenants) -> Iterator[TestClient]:
+def as_a(service: TestClient, tenants: Tenants) -> TestClient:
     """The same app, called with A's admin key (the strongest key A has)."""
-    with _client_with_key(service, tenants.a_keys["admin"]) as client:
-        yield client
+    return _client_with_key(service, tenants.a_keys["admin"])
 
 
 def _client_with_key(service: TestClient, key: str) -> TestClient:
+    # Not entered as a context manager: that would run the app's lifespan a second time.
     client = TestClient(service.app, raise_server_exceptions=False)
     client.headers["X-API-Key"] = key
     return client
@@ -317,23 +316,23 @@ def test_identify_key_cannot_change_anything(
     values = {"a": tenants.a, "a_identity": tenants.a_identity, "a_face": tenants.a_face}
     if body is not None:
         body = {k: v.format(**values) if isinstance(v, str) else v for k, v in body.items()}
-    with _client_with_key(service, tenants.a_keys["identify"]) as client:
-        response = client.request(method, path.format(**values), json=body)
+    client = _client_with_key(service, tenants.a_keys["identify"])
+    response = client.request(method, path.format(**values), json=body)
     assert_problem(response, 403, "forbidden")
 
 
 def test_identify_key_cannot_enroll(service: TestClient, tenants: Tenants) -> None:
-    with _client_with_key(service, tenants.a_keys["identify"]) as client:
-        response = client.post(
-            f"/v1/collections/{tenants.a}/identities/{tenants.a_identity}/faces",
-            files=_files(OBAMA_PROBE),
-        )
+    client = _client_with_key(service, tenants.a_keys["identify"])
+    response = client.post(
+        f"/v1/collections/{tenants.a}/identities/{tenants.a_identity}/faces",
+        files=_files(OBAMA_PROBE),
+    )
     assert_problem(response, 403, "forbidden")
 
 
 def test_identify_key_can_search_its_collection(service: TestClient, tenants: Tenants) -> None:
-    with _client_with_key(service, tenants.a_keys["identify"]) as client:
-        response = client.post(f"/v1/collections/{tenants.a}/identify", files=_files(OBAMA_PROBE))
+    client = _client_with_key(service, tenants.a_keys["identify"])
+    response = client.post(f"/v1/collections/{tenants.a}/identify", files=_files(OBAMA_PROBE))
     assert response.status_code == 200, response.text
     assert response.json()["faces"][0]["match"]["identity_id"] == tenants.a_identity
 
@@ -352,8 +351,8 @@ def test_enroll_key_cannot_administer(
 ) -> None:
     if body is not None:
         body = {k: v.format(a=tenants.a) if isinstance(v, str) else v for k, v in body.items()}
-    with _client_with_key(service, tenants.a_keys["enroll"]) as client:
-        response = client.request(method, path.format(a=tenants.a), json=body)
+    client = _client_with_key(service, tenants.a_keys["enroll"])
+    response = client.request(method, path.format(a=tenants.a), json=body)
     assert_problem(response, 403, "forbidden")
 
 
@@ -366,19 +365,19 @@ def test_enroll_key_cannot_administer(
     ids=["empty", "short", "well-formed-unknown", "very-long"],
 )
 def test_unknown_key_is_refused(service: TestClient, tenants: Tenants, key: str) -> None:
-    with _client_with_key(service, key) as client:
-        assert_problem(client.get(f"/v1/collections/{tenants.a}"), 401, "unauthorized")
+    client = _client_with_key(service, key)
+    assert_problem(client.get(f"/v1/collections/{tenants.a}"), 401, "unauthorized")
 
 
 def test_request_without_key_is_refused(service: TestClient, tenants: Tenants) -> None:
-    with TestClient(service.app, raise_server_exceptions=False) as client:
-        assert_problem(client.get(f"/v1/collections/{tenants.a}"), 401, "unauthorized")
+    client = TestClient(service.app, raise_server_exceptions=False)
+    assert_problem(client.get(f"/v1/collections/{tenants.a}"), 401, "unauthorized")
 
 
 def test_revoked_key_stops_working_at_once(service: TestClient, tenants: Tenants) -> None:
     created = service.post("/v1/keys", json={"collection_id": tenants.a, "role": "identify"})
     assert created.status_code == 201, created.text
-    with _client_with_key(service, created.json()["key"]) as client:
-        assert client.get(f"/v1/collections/{tenants.a}").status_code == 200
-        assert service.delete(f"/v1/keys/{created.json()['id']}").status_code == 204
-        assert_problem(client.get(f"/v1/collections/{tenants.a}"), 401, "unauthorized")
+    client = _client_with_key(service, created.json()["key"])
+    assert client.get(f"/v1/collections/{tenants.a}").status_code == 200
+    assert service.delete(f"/v1/keys/{created.json()['id']}").status_code == 204
+    assert_problem(client.get(f"/v1/collections/{tenants.a}"), 401, "unauthorized")
