@@ -48,7 +48,13 @@ def main(argv: list[str] | None = None) -> int:
     verify.set_defaults(run=_verify)
     sub.add_parser("fit-template", help="fit the 5-point alignment template (vision's script)")
     args = parser.parse_args(argv)
-    return int(args.run(args))
+    from model_export.sources import SourceMissingError
+
+    try:
+        return int(args.run(args))
+    except SourceMissingError as exc:  # a missing weights package is a set-up problem, not a bug
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":
