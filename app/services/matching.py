@@ -9,6 +9,7 @@ import numpy as np
 from sqlalchemy.orm import Session
 
 from app.db import repositories as repo
+from app.services import audit
 from app.services.collections import require_collection, require_compatible_model
 from app.services.errors import FaceRejected
 from app.services.identities import require_identity
@@ -140,6 +141,13 @@ def verify_identity(
     sims = np.vstack([t for _, t in templates]) @ face.template
     best = int(np.argmax(sims))
     similarity = float(sims[best])
+    _audit(
+        session,
+        audit.VERIFY,
+        collection_id=collection_id,
+        target_id=identity_id,
+        details={"match": bool(similarity >= threshold)},
+    )
     return Verification(
         similarity=similarity,
         match=similarity >= threshold,
@@ -180,6 +188,28 @@ def identify(
         max_faces=max_faces,
         largest_only=largest_only,
     )
+    results = _search(session, index, pipeline, collection_id, faces, top_k, threshold)
+    _audit(
+        session,
+        audit.IDENTIFY,
+        collection_id=collection_id,
+        details={
+            "faces": len(results),
+            "matched_identity_ids": [str(r.match.identity_id) for r in results if r.match],
+        },
+    )
+    return results
+
+
+def _search(
+    session: Session,
+    index: IndexSync,
+    pipeline: VisionPipeline,
+    collection_id: uuid.UUID,
+    faces: list[Face],
+    top_k: int,
+    threshold: float,
+) -> list[IdentifiedFace]:
     if not faces:
         return []
     # Catch up after inference, so writes acknowledged during it are seen too.
@@ -214,3 +244,24 @@ def identify(
         match = candidates[0] if candidates and candidates[0].similarity >= threshold else None
         results.append(IdentifiedFace(face, candidates, match))
     return results
+
+
+def _audit(
+    session: Session,
+    action: str,
+    *,
+    collection_id: uuid.UUID | None = None,
+    target_id: uuid.UUID | None = None,
+    details: dict[str, object] | None = None,
+) -> None:
+    """Searches are audited too (who looked for whom); ids and counts only, never scores."""
+    audit.record(
+        session,
+        actor=session.info.get(audit.ACTOR_KEY),
+        action=action,
+        collection_id=collection_id,
+        target_type="identity" if target_id else None,
+        target_id=target_id,
+        details=details,
+    )
+    session.commit()

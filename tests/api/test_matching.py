@@ -272,3 +272,24 @@ def test_re_export_of_the_same_network_still_serves(
     network = pipeline.model_id.split("@")[0]
     cid = _collection_with_model(backend_url, f"{network}@00000000")
     assert identify(client, cid, "obama/obama3.jpg")["faces"][0]["candidates"] == []
+
+
+def test_identify_is_audited_with_ids_only(client: TestClient, gallery: dict) -> None:
+    identify(client, gallery["cid"], "obama/obama3.jpg")
+    events = client.get(
+        "/v1/audit-events", params={"action": "identify", "limit": 5}, headers=ADMIN
+    ).json()["items"]
+    mine = [e for e in events if e["collection_id"] == gallery["cid"]]
+    assert mine and mine[0]["key_id"] == "admin"
+    assert mine[0]["details"]["matched_identity_ids"] == [gallery["obama"]]
+    assert "similarity" not in str(mine[0]["details"])
+
+
+def test_enroll_and_delete_leave_audit_events(client: TestClient, collection: dict) -> None:
+    identity = add_identity(client, collection["id"], external_id="audited")
+    enroll(client, collection["id"], identity["id"], "biden/biden.jpg")
+    client.delete(f"/v1/collections/{collection['id']}/identities/{identity['id']}", headers=ADMIN)
+    events = client.get(
+        "/v1/audit-events", params={"target_id": identity["id"]}, headers=ADMIN
+    ).json()["items"]
+    assert {"identity.create", "face.enroll", "identity.delete"} <= {e["action"] for e in events}
