@@ -315,7 +315,7 @@ class IdentifyOut(ApiModel):
                                     "external_id": "obama",
                                     "display_name": "Barack Obama",
                                     "similarity": 0.97444,
-                                    "estimated_far": 0.0001,
+                                    "estimated_far": 2.12e-07,
                                     "face_id": 1,
                                 }
                             ],
@@ -324,12 +324,12 @@ class IdentifyOut(ApiModel):
                                 "external_id": "obama",
                                 "display_name": "Barack Obama",
                                 "similarity": 0.97444,
-                                "estimated_far": 0.0001,
+                                "estimated_far": 2.12e-07,
                                 "face_id": 1,
                             },
                         }
                     ],
-                    "threshold": 0.93,
+                    "threshold": 0.9293,
                     "model_id": "dlib-resnet-v1@55533b28",
                 }
             ]
@@ -353,8 +353,8 @@ class VerifyOut(ApiModel):
                 {
                     "similarity": 0.82349,
                     "match": False,
-                    "threshold": 0.93,
-                    "estimated_far": 0.02,
+                    "threshold": 0.9293,
+                    "estimated_far": 0.668,
                     "face_a": {"box": {"x": 549.1, "y": 117.8, "width": 363.7, "height": 505.2}},
                     "face_b": {"box": {"x": 428.0, "y": 174.2, "width": 284.1, "height": 385.3}},
                     "face_id": None,
