@@ -158,7 +158,9 @@ def _http_error(_: Request, exc: Exception) -> JSONResponse:
         413: "payload_too_large",
         415: "unsupported_media_type",
     }.get(exc.status_code, "validation_error" if 400 <= exc.status_code < 500 else "internal_error")
-    return problem_response(code, str(exc.detail), status=exc.status_code, headers=exc.headers)
+    # A body FastAPI could not parse is a validation problem like any other: always 422.
+    status = 422 if code == "validation_error" else exc.status_code
+    return problem_response(code, str(exc.detail), status=status, headers=exc.headers)
 
 
 def _database_down(_: Request, exc: Exception) -> JSONResponse:

@@ -60,7 +60,7 @@ async def read_images(
     else:
         try:
             body = json.loads(await request.body())
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        except (ValueError, RecursionError) as exc:  # JSONDecodeError and bad UTF-8 are ValueErrors
             raise RequestProblem("the body is not valid JSON") from exc
         if not isinstance(body, dict):
             raise RequestProblem("the JSON body must be an object")
