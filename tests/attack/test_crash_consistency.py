@@ -168,9 +168,13 @@ def _check(server: LiveServer, database_url: str, collection_id: str, ledger: Le
             assert face_id not in {c["face_id"] for c in candidates}, "deleted face still found"
 
 
-def _crash_cycles(tmp_path: Path, models_dir: Path, database_url: str) -> None:
+def _crash_cycles(
+    tmp_path: Path, models_dir: Path, database_url: str, *, snapshots: bool = False
+) -> None:
+    extra = {"FACEMATCH_INDEX_SNAPSHOT_DIR": str(tmp_path / "snapshots")} if snapshots else {}
     server = LiveServer(
         env={
+            **extra,
             "FACEMATCH_DATA_DIR": str(tmp_path),
             "FACEMATCH_MODEL_DIR": str(models_dir),
             "FACEMATCH_DATABASE_URL": database_url,
@@ -193,6 +197,11 @@ def _crash_cycles(tmp_path: Path, models_dir: Path, database_url: str) -> None:
                 paths.append(f"/v1/collections/{collection_id}/identities/{identity['id']}/faces")
         ledger = Ledger()
         for cycle in range(CYCLES):
+            if snapshots:
+                # A graceful stop writes a snapshot; the writes after it exist only in SQL.
+                server.stop()
+                server.start()
+                assert any((tmp_path / "snapshots").iterdir()), "no snapshot was written"
             _run_until_killed(server, paths, ledger, cycle)
             server.start()
             _check(server, database_url, collection_id, ledger)
@@ -213,3 +222,12 @@ def test_sigkill_mid_stream_loses_no_acknowledged_face_postgres(
 ) -> None:
     with fresh_postgres_database(postgres_url, "crash") as database_url:
         _crash_cycles(tmp_path, models_dir, database_url)
+
+
+@pytest.mark.postgres
+def test_sigkill_with_index_snapshots_loses_nothing_and_resurrects_nothing(
+    tmp_path: Path, models_dir: Path, postgres_url: str
+) -> None:
+    # Restarts load a snapshot taken before later enrolls and deletes, then catch up from the log.
+    with fresh_postgres_database(postgres_url, "crashsnap") as database_url:
+        _crash_cycles(tmp_path, models_dir, database_url, snapshots=True)
