@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import numpy as np
 import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
+from app.db import repositories as repo
+from app.db.engine import create_db_engine, session_factory
 from app.db.migrate import upgrade_to_head
 from app.db.models import Base
 
@@ -35,3 +38,28 @@ def test_migrations_match_the_orm_models(database_url: str) -> None:
 def test_upgrade_twice_is_a_no_op(database_url: str) -> None:
     upgrade_to_head(database_url)
     upgrade_to_head(database_url)
+
+
+def test_a_deleted_newest_face_id_is_never_reused(database_url: str) -> None:
+    upgrade_to_head(database_url)
+    engine = create_db_engine(database_url)
+    try:
+        with session_factory(engine)() as session:
+            collection = repo.add_collection(session, name="c", model_id="m")
+            identity = repo.add_identity(
+                session, collection_id=collection.id, external_id=None, display_name=None,
+                metadata=None,
+            )
+            vec = np.ones(128, np.float32) / np.sqrt(128)
+            (first,) = repo.add_faces(session, identity=identity, model_id="m",
+                                      faces=[(vec, {}, {}, "a")])  # fmt: skip
+            session.commit()
+            first_id = first.id
+            repo.delete_face(session, first)
+            session.commit()
+            (second,) = repo.add_faces(session, identity=identity, model_id="m",
+                                       faces=[(vec, {}, {}, "b")])  # fmt: skip
+            session.commit()
+            assert second.id > first_id
+    finally:
+        engine.dispose()
