@@ -141,7 +141,7 @@ def free_port() -> int:
 class Server:
     """A uvicorn process, started and stopped by the benchmark."""
 
-    def __init__(self, app: str, env: dict[str, str], log_path: Path) -> None:
+    def __init__(self, app: str, env: dict[str, str], log_path: Path, workers: int = 1) -> None:
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         self._log = log_path.open("wb")
@@ -180,10 +180,10 @@ class Server:
         raise TimeoutError(f"{self.base}{path} not ready after {timeout}s")
 
     def rss_mib(self) -> float:
-        for line in Path(f"/proc/{self.proc.pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-        return float("nan")
+        """Resident memory per worker: the worker processes' mean (the process itself if alone)."""
+        pids = _children(self.proc.pid) or [self.proc.pid]
+        sizes = [_rss_mib(pid) for pid in pids]
+        return float(np.mean(sizes))
 
     def stop(self) -> None:
         if self.proc.poll() is None:
@@ -194,6 +194,22 @@ class Server:
                 self.proc.kill()
                 self.proc.wait()
         self._log.close()
+
+
+def _children(pid: int) -> list[int]:
+    try:
+        text = Path(f"/proc/{pid}/task/{pid}/children").read_text()
+    except OSError:
+        return []
+    # uvicorn --workers also starts a resource tracker; workers are the ones holding the app.
+    return [int(c) for c in text.split() if _rss_mib(int(c)) > 50]
+
+
+def _rss_mib(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
 
 
 async def _load(

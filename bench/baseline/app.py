@@ -4,9 +4,11 @@ dlib's HOG detector (upsampling once, face_recognition's default), dlib's 5-poin
 ResNet descriptor (one jitter), and a numpy brute-force euclidean search over every template,
 threshold 0.6 — what `face_locations`, `face_encodings` and `face_distance` do, called directly
 because the face_recognition package itself is not installed. Like most such services it is a
-plain synchronous FastAPI route (FastAPI runs it in its thread pool).
+plain synchronous FastAPI route (FastAPI runs it in its thread pool); dlib's models are not safe to
+share between threads, so a lock serialises them within a process and the benchmark runs one
+worker process per core instead.
 
-    BASELINE_GALLERY=/tmp/gallery.npz uvicorn bench.baseline.app:app --port 8100
+    BASELINE_GALLERY=/tmp/gallery.npz uvicorn bench.baseline.app:app --port 8100 --workers 2
 
 The gallery file holds `templates` (n, 128) float32 and `names` (n,) strings.
 """
@@ -16,6 +18,7 @@ from __future__ import annotations
 import importlib.util
 import io
 import os
+import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -44,6 +47,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         str(models / "dlib_face_recognition_resnet_model_v1.dat")
     )
     gallery = np.load(os.environ["BASELINE_GALLERY"])
+    app.state.dlib_lock = threading.Lock()
     app.state.templates = gallery["templates"].astype(np.float64)
     app.state.names = gallery["names"]
     yield
@@ -65,9 +69,13 @@ def identify(request: Request, image: UploadFile = File(...)) -> dict[str, objec
     except Exception as exc:
         raise HTTPException(400, "invalid image") from exc
     faces = []
-    for box in state.detector(pixels, 1):
-        shape = state.predictor(pixels, box)
-        encoding = np.asarray(state.encoder.compute_face_descriptor(pixels, shape, 1))
+    with state.dlib_lock:
+        boxes = state.detector(pixels, 1)
+        shapes = [state.predictor(pixels, box) for box in boxes]
+        encodings = [
+            np.asarray(state.encoder.compute_face_descriptor(pixels, shape, 1)) for shape in shapes
+        ]
+    for box, encoding in zip(boxes, encodings, strict=True):
         distances = np.linalg.norm(state.templates - encoding, axis=1)
         best = int(np.argmin(distances))
         faces.append(
