@@ -80,7 +80,8 @@ class Example:
 def _shorten(value: Any, depth: int = 0) -> Any:
     """Round floats, keep at most 5 items of long lists (marking the cut)."""
     if isinstance(value, float):
-        return round(value, 4)
+        # Tiny rates (estimated_far) keep 3 significant digits instead of rounding to 0.
+        return round(value, 4) if abs(value) >= 1e-3 or value == 0 else float(f"{value:.3g}")
     if isinstance(value, dict):
         return {k: _shorten(v, depth + 1) for k, v in value.items()}
     if isinstance(value, list):
@@ -174,7 +175,7 @@ class Walkthrough:
         else:
             body = _metrics_excerpt(response.text)
         query = "?" + "&".join(f"{k}={v}" for k, v in (params or {}).items()) if params else ""
-        parts = [f'curl -s -X {method} "$FACEMATCH_URL{self._substitute(url)}{query}"']
+        parts = [f'curl -s -X {method} "$FACEMATCH_URL{self._substitute(url + query)}"']
         if auth:
             parts.append('-H "X-API-Key: $FACEMATCH_API_KEY"')
         if json_body is not None:
@@ -393,6 +394,15 @@ def run_walkthrough(client: TestClient, key: str) -> list[Example]:
         ident,
         f"/v1/collections/{cid}/identities/{iid}",
         expect=204,
+    )
+    w.call(
+        "Audit trail (admin; newest first)",
+        "GET",
+        "/v1/audit-events",
+        "/v1/audit-events",
+        params={"collection_id": cid, "limit": 3},
+        expect=200,
+        note="Ids, names and counts only: no template or photo ever enters the trail.",
     )
     w.call(
         "Prometheus metrics",
