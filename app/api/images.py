@@ -1,7 +1,8 @@
 """Photos in a request: multipart file fields or JSON base64 strings, chosen by content type.
 
 Nothing is fetched on the caller's behalf (no URLs, no server paths). The body has already been
-capped while it was read (`app.api.body_limit`), so reading it whole here is bounded.
+capped while it was read (`app.api.body_limit`), so reading it whole here is bounded, and it is
+parsed in memory (`app.api.multipart`): photos never touch the disk.
 """
 
 from __future__ import annotations
@@ -12,9 +13,9 @@ import json
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
-from starlette.datastructures import UploadFile
 
 from app.api.errors import RequestProblem
+from app.api.multipart import parse_multipart
 from app.services.errors import ServiceError
 
 _MAX_PARTS = 64  # a form with more parts than this is not a face request
@@ -49,14 +50,16 @@ async def read_images(
     """{field: [photo bytes, ...]} for each field; every field must be present."""
     found: dict[str, list[bytes]] = {}
     if _kind(request) == "multipart":
-        async with request.form(max_files=_MAX_PARTS, max_fields=_MAX_PARTS) as form:
-            for field in fields:
-                values = form.getlist(field)
-                if not values:
-                    raise RequestProblem(f"{field}: a file field named {field!r} is required")
-                if any(not isinstance(v, UploadFile) for v in values):
-                    raise RequestProblem(f"{field}: must be a file, not a text field")
-                found[field] = [await v.read() for v in values]  # type: ignore[union-attr]
+        parts = parse_multipart(
+            await request.body(), request.headers["content-type"], max_parts=_MAX_PARTS
+        )
+        for field in fields:
+            values = [p for p in parts if p.name == field]
+            if not values:
+                raise RequestProblem(f"{field}: a file field named {field!r} is required")
+            if any(not p.is_file for p in values):
+                raise RequestProblem(f"{field}: must be a file, not a text field")
+            found[field] = [bytes(p.data) for p in values]
     else:
         try:
             body = json.loads(await request.body())
