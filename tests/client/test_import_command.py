@@ -173,3 +173,11 @@ def test_a_wrong_api_key_stops_before_any_photo_is_sent(
     )
     assert result.exit_code == 2
     assert "unauthorized" in result.output
+
+
+def test_the_facematch_cli_offers_import() -> None:
+    from app.cli import cli
+
+    result = CliRunner().invoke(cli, ["import", "--help"])
+    assert result.exit_code == 0, result.output
+    assert "--collection" in result.output
