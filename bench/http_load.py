@@ -36,6 +36,7 @@ import sqlalchemy as sa
 from PIL import Image
 
 from app.db.migrate import upgrade_to_head
+from app.db.models import Collection, Face, FaceChange, Identity
 from app.db.template_codec import encode_template
 from bench import gallery as galleries
 
@@ -75,18 +76,18 @@ def seed_facematch(url: str, vectors: np.ndarray, model_id: str) -> str:
     """A collection with one face per identity, written straight into the service's tables."""
     upgrade_to_head(url)
     engine = sa.create_engine(url)
-    meta = sa.MetaData()
-    meta.reflect(engine, only=["collections", "identities", "faces", "face_changes"])
+    # The ORM's tables (not reflected ones) so ids and JSON are bound as the service binds them.
+    tables = {m.__tablename__: m.__table__ for m in (Collection, Identity, Face, FaceChange)}
     now = datetime.now(UTC)
     collection = uuid.uuid4()
     identities = [uuid.uuid4() for _ in range(len(vectors))]
     with engine.begin() as conn:
         conn.execute(
-            meta.tables["collections"].insert(),
+            tables["collections"].insert(),
             [{"id": collection, "name": "bench", "model_id": model_id, "created_at": now}],
         )
         conn.execute(
-            meta.tables["identities"].insert(),
+            tables["identities"].insert(),
             [
                 {
                     "id": iid,
@@ -99,7 +100,7 @@ def seed_facematch(url: str, vectors: np.ndarray, model_id: str) -> str:
             ],
         )
         conn.execute(
-            meta.tables["faces"].insert(),
+            tables["faces"].insert(),
             [
                 {
                     "id": i + 1,
@@ -116,7 +117,7 @@ def seed_facematch(url: str, vectors: np.ndarray, model_id: str) -> str:
             ],
         )
         conn.execute(
-            meta.tables["face_changes"].insert(),
+            tables["face_changes"].insert(),
             [
                 {
                     "seq": i + 1,
