@@ -8,8 +8,10 @@ from __future__ import annotations
 import typer
 
 from app.cli.export_models import export_models
+from app.cli.importer import import_command
 from app.cli.keys import keys_app
 from app.cli.migrate import migrate
+from app.cli.rotate_key import rotate_key
 from app.cli.serve import serve
 
 cli = typer.Typer(
@@ -22,6 +24,8 @@ cli.command("serve")(serve)
 cli.command("migrate")(migrate)
 cli.command("export-models")(export_models)
 cli.add_typer(keys_app, name="keys")
+cli.command("import")(import_command)
+cli.command("rotate-key")(rotate_key)
 
 
 def main() -> None:
