@@ -104,3 +104,19 @@ def test_entrypoint_passes_shellcheck() -> None:
         check=False,
     )
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_migrations_sit_where_app_db_migrate_looks_for_them(dockerfile_text: str) -> None:
+    # app/db/migrate.py reads alembic.ini two levels above its package, so the image must run
+    # the code from /app (editable install) with alembic.ini and alembic/ beside it.
+    migrate = (REPO / "app" / "db" / "migrate.py").read_text(encoding="utf-8")
+    assert "Path(__file__).resolve().parents[2]" in migrate
+    stages = _stages(dockerfile_text)
+    assert "WORKDIR /app" in stages["build"]
+    assert "pip install --no-cache-dir -e ." in stages["build"]
+    runtime = stages["runtime"]
+    assert "COPY --from=build /app /app" in runtime
+    workdir = runtime.index("WORKDIR /app")
+    assert workdir < runtime.index("COPY alembic.ini ./") and workdir < runtime.index(
+        "COPY alembic ./alembic"
+    )
