@@ -78,6 +78,12 @@ def empty(config: AnnConfig, dim: int, expected: int) -> faiss.Index:
     return index
 
 
+def matches(config: AnnConfig, index: faiss.Index) -> bool:
+    """Whether an index (e.g. from a snapshot) is of the kind config searches; else rebuild."""
+    expected = faiss.IndexHNSW if config.kind == "hnsw" else faiss.IndexIVF
+    return isinstance(index, expected)
+
+
 def search_params(config: AnnConfig) -> faiss.SearchParameters:
     """Per-call parameters, so concurrent searches never mutate shared index state."""
     if config.kind == "hnsw":

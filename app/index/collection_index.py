@@ -163,7 +163,11 @@ class CollectionIndex:
         index = cls(dim, exact_max=exact_max, ann_config=ann_config, background=background)
         with index._lock:
             index._store = VectorStore.from_slots(dim, state.ids, state.vectors)
-            if state.ann_index is not None and state.ann_index.ntotal == len(state.ids):
+            if (
+                state.ann_index is not None
+                and state.ann_index.ntotal == len(state.ids)
+                and ann.matches(index.ann_config, state.ann_index)
+            ):
                 index._ann = state.ann_index
                 index._built_n = len(index._store)
             index._maybe_rebuild()

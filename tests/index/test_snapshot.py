@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from app.index.ann import AnnConfig
 from app.index.changes import Change
 from app.index.registry import IndexRegistry
 from tests.index.conftest import clustered
@@ -83,3 +84,14 @@ def test_new_snapshot_replaces_the_old_one(filled, tmp_path: Path) -> None:
     assert not first.exists() and second.exists()
     loaded = IndexRegistry(DIM)
     assert loaded.load_snapshot(tmp_path) and loaded.last_seq == 50
+
+
+def test_snapshot_of_another_index_kind_is_rebuilt_on_load(filled, tmp_path: Path) -> None:
+    registry, ids, vectors = filled
+    registry.save_snapshot(tmp_path)
+    loaded = IndexRegistry(DIM, exact_max=500, ann_config=AnnConfig(kind="ivf"))
+    assert loaded.load_snapshot(tmp_path)
+    assert loaded.wait_idle(60)
+    assert loaded.get("big").mode == "approximate"
+    _, found = loaded.get("big").search(vectors[10:20], 1)
+    assert found[:, 0].tolist() == ids[10:20].tolist()
