@@ -13,6 +13,7 @@ import json
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
+from starlette.concurrency import run_in_threadpool
 
 from app.api.errors import RequestProblem
 from app.api.multipart import parse_multipart
@@ -48,11 +49,20 @@ async def read_images(
     request: Request, fields: tuple[str, ...], *, repeatable: bool = False
 ) -> dict[str, list[bytes]]:
     """{field: [photo bytes, ...]} for each field; every field must be present."""
+    kind = _kind(request)
+    body = await request.body()
+    # Parsing up to max_body_bytes of multipart or base64 is CPU work: keep it off the event loop.
+    return await run_in_threadpool(
+        _extract, kind, body, request.headers.get("content-type", ""), fields, repeatable
+    )
+
+
+def _extract(
+    kind: str, body: bytes, content_type: str, fields: tuple[str, ...], repeatable: bool
+) -> dict[str, list[bytes]]:
     found: dict[str, list[bytes]] = {}
-    if _kind(request) == "multipart":
-        parts = parse_multipart(
-            await request.body(), request.headers["content-type"], max_parts=_MAX_PARTS
-        )
+    if kind == "multipart":
+        parts = parse_multipart(body, content_type, max_parts=_MAX_PARTS)
         for field in fields:
             values = [p for p in parts if p.name == field]
             if not values:
@@ -62,13 +72,13 @@ async def read_images(
             found[field] = [bytes(p.data) for p in values]
     else:
         try:
-            body = json.loads(await request.body())
+            document = json.loads(body)
         except (ValueError, RecursionError) as exc:  # JSONDecodeError and bad UTF-8 are ValueErrors
             raise RequestProblem("the body is not valid JSON") from exc
-        if not isinstance(body, dict):
+        if not isinstance(document, dict):
             raise RequestProblem("the JSON body must be an object")
         for field in fields:
-            value = body.get(field)
+            value = document.get(field)
             if value is None:
                 raise RequestProblem(f"{field}: a base64 string named {field!r} is required")
             items = value if isinstance(value, list) and repeatable else [value]
