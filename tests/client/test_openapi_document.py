@@ -60,4 +60,3 @@ def test_every_v1_operation_requires_the_api_key(served_spec: dict[str, Any]) ->
     for path, method, op in _operations(served_spec):
         if path.startswith("/v1/"):
             assert {"APIKeyHeader": []} in op.get("security", []), f"{method} {path}"
-
