@@ -2,10 +2,14 @@
 
 onnxruntime releases the GIL, so a small pool gives real parallelism while bounding how many photos
 are decoded and embedded at once (memory stays predictable under load).
+
+Each call runs in a copy of the submitting context, so the request's stage recorder
+(`app.stage_timing`) sees the timings taken inside the pool's threads.
 """
 
 from __future__ import annotations
 
+import contextvars
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
@@ -27,7 +31,9 @@ class InferenceRunner:
 
     def run_many(self, calls: Sequence[Callable[[], T]]) -> list[T]:
         """Run several calls concurrently; one deadline covers them all. Exceptions propagate."""
-        futures: list[Future[T]] = [self._pool.submit(call) for call in calls]
+        futures: list[Future[T]] = [
+            self._pool.submit(contextvars.copy_context().run, call) for call in calls
+        ]
         deadline = monotonic() + self.timeout_s
         try:
             return [f.result(timeout=max(0.0, deadline - monotonic())) for f in futures]

@@ -15,6 +15,7 @@ from app.services.errors import FaceRejected
 from app.services.identities import require_identity
 from app.services.index_sync import IndexSync
 from app.services.inference import InferenceRunner
+from app.stage_timing import stage_timer
 from app.vision.pipeline import VisionPipeline
 from app.vision.types import Face
 
@@ -220,7 +221,8 @@ def _search(
         return [IdentifiedFace(face, [], None) for face in faces]
     k = min(size, top_k * _FACES_PER_IDENTITY)
     queries = np.vstack([f.template for f in faces]).astype(np.float32)
-    sims, ids = collection_index.search(queries, k)
+    with stage_timer("search"):
+        sims, ids = collection_index.search(queries, k)
     # The index may briefly hold a face SQL no longer has (deleted after our catch-up): trusting
     # SQL for the owner drops it.
     owners = repo.face_owners(session, {int(i) for i in ids.ravel() if i >= 0})
