@@ -60,6 +60,7 @@ def face_out(row: FaceRow) -> FaceOut:
             "model_id": row.model_id,
             "box": row.box,
             "quality": row.quality,
+            "content_sha256": row.content_sha256,
             "created_at": row.created_at,
         }
     )

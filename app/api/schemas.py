@@ -144,6 +144,9 @@ class QualityOut(ApiModel):
     brightness: float
 
 
+SHA256_EXAMPLE = "3f1f5bbf2d0f8b7bb6b0a3fd6d9e8ccf1c8f4ad1b4e4e0c8d2a6b9f0e7c3d2a1"
+
+
 class FaceOut(ApiModel):
     model_config = ConfigDict(
         from_attributes=True,
@@ -161,6 +164,7 @@ class FaceOut(ApiModel):
                         "pose": 0.225,
                         "brightness": 102.1,
                     },
+                    "content_sha256": SHA256_EXAMPLE,
                     "created_at": "2026-11-29T19:13:23.515171Z",
                 }
             ]
@@ -172,6 +176,11 @@ class FaceOut(ApiModel):
     model_id: str
     box: BoxOut
     quality: QualityOut
+    content_sha256: str = Field(
+        pattern="^[0-9a-f]{64}$",
+        description="Hex SHA-256 of the photo's bytes as uploaded; the same photo again is "
+        "refused as `duplicate_image`, so clients can skip photos already enrolled.",
+    )
     created_at: Timestamp
 
 
@@ -201,6 +210,7 @@ class EnrollOut(ApiModel):
                                 "pose": 0.225,
                                 "brightness": 102.1,
                             },
+                            "content_sha256": SHA256_EXAMPLE,
                             "created_at": "2026-11-29T19:13:23.515171Z",
                         }
                     ],

@@ -3,8 +3,10 @@ HTTP API, so it works against any running facematch (local, container, remote).
 
 Resumable: every photo is keyed by (external_id, sha256 of the file's bytes), the same hash the
 server stores per face. Finished photos go to a journal (JSON lines) and are skipped on the next
-run; for identities that already existed on the server, the faces it reports are skipped too, so a
-crash between the server's answer and the journal write costs nothing but one lookup.
+run. For identities that already existed on the server, the importer lists their faces first and
+skips, without uploading, every photo whose hash the server reports (`content_sha256`), so a lost
+or foreign journal costs one lookup per person, not a re-upload. A photo the server still finds
+enrolled (`duplicate_image`, e.g. sent by someone else meanwhile) counts as skipped too.
 
 Register it on the CLI with `cli.command("import")(import_command)`.
 """
@@ -61,6 +63,7 @@ class Outcome:
     reason: str | None = None
     face_id: int | None = None
     resumed: bool = False  # known from an earlier run's journal; not sent again
+    uploaded: bool = True  # False when the server's face list showed it enrolled already
 
     @property
     def key(self) -> str:
@@ -91,7 +94,7 @@ class Summary:
             self.counts["enrolled"] += 1
         elif outcome.status == "skipped":
             self.counts["skipped"] += 1
-            self.counts["skipped_now"] += 0 if outcome.resumed else 1
+            self.counts["skipped_now"] += 1 if outcome.uploaded and not outcome.resumed else 0
         elif outcome.status == "rejected":
             self.counts["rejected"] += 1
             self.counts["rejected_now"] += 0 if outcome.resumed else 1
@@ -268,7 +271,7 @@ class FacematchApi:
     async def enrolled_hashes(self, collection_id: str, identity_id: str) -> set[str]:
         """Content hashes of the identity's faces, when the server reports them."""
         url = f"/v1/collections/{collection_id}/identities/{identity_id}/faces"
-        faces = await self._pages(url, {"limit": 500})
+        faces = await self._pages(url, {"limit": 100})
         return {str(f["content_sha256"]) for f in faces if f.get("content_sha256")}
 
     async def enroll(
@@ -329,7 +332,9 @@ class Importer:
         try:
             identity_id, hashes = await self._identity(photo.external_id)
             if digest in hashes:
-                return _rejection(photo, digest, ALREADY_ENROLLED, "already enrolled on the server")
+                skipped = _rejection(photo, digest, ALREADY_ENROLLED, "listed by the server")
+                skipped.uploaded = False
+                return skipped
             answer = await self.api.enroll(
                 self.collection_id, identity_id, photo, data, largest=self.largest
             )

@@ -102,31 +102,37 @@ def enroll_faces(
         session=session, collection_id=collection_id, identity_id=identity_id
     )
     require_compatible_model(collection, pipeline.model_id)
+    # Photos already enrolled for the identity (or sent twice in this request) are refused before
+    # any analysis, so a resumed import or a client retry costs no CPU.
+    digests = [hashlib.sha256(data).hexdigest() for data in images]
+    duplicates = _duplicates(digests, repo.known_hashes(session, identity_id=identity.id))
+    fresh = [i for i in range(len(images)) if i not in duplicates]
     # Release the connection while the CPU works: enroll may take a second per photo.
     session.rollback()
     outcomes = runner.run_many(
         [
-            lambda data=data: _analyze_one(
+            lambda data=images[i]: _analyze_one(
                 pipeline, data, largest_only=largest_only, min_face_size=min_face_size
             )
-            for data in images
+            for i in fresh
         ]
     )
+    # Enrolled by a concurrent request while we computed: still a duplicate.
     known = repo.known_hashes(session, identity_id=identity.id)
+    judged_by_index: dict[int, Face | Rejection] = {i: duplicates[i] for i in duplicates}
+    for i, outcome in zip(fresh, outcomes, strict=True):
+        judged = _judge(i, outcome, pipeline, largest_only)
+        if not isinstance(judged, Rejection) and digests[i] in known:
+            judged = _duplicate(i)
+        judged_by_index[i] = judged
     accepted: list[tuple[Face, str]] = []
     rejected: list[Rejection] = []
-    for i, (data, outcome) in enumerate(zip(images, outcomes, strict=True)):
-        judged = _judge(i, outcome, pipeline, largest_only)
-        digest = hashlib.sha256(data).hexdigest()
+    for i in range(len(images)):
+        judged = judged_by_index[i]
         if isinstance(judged, Rejection):
             rejected.append(judged)
-        elif digest in known:
-            rejected.append(
-                Rejection(i, "duplicate_image", "this photo is already enrolled for the identity")
-            )
         else:
-            known.add(digest)
-            accepted.append((judged, digest))
+            accepted.append((judged, digests[i]))
     if not accepted:
         first = rejected[0]
         raise FaceRejected(first.reason, code=first.code, rejected=[_rej(r) for r in rejected])
@@ -146,6 +152,27 @@ def enroll_faces(
     session.commit()
     index.catch_up(session)
     return EnrollResult(rows, rejected)
+
+
+def _duplicate(
+    index: int, reason: str = "this photo is already enrolled for the identity"
+) -> Rejection:
+    return Rejection(index, "duplicate_image", reason)
+
+
+def _duplicates(digests: list[str], known: set[str]) -> dict[int, Rejection]:
+    """Photos whose bytes the identity already holds, or that repeat an earlier photo of the
+    request, by position."""
+    found: dict[int, Rejection] = {}
+    first_at: dict[str, int] = {}
+    for i, digest in enumerate(digests):
+        if digest in known:
+            found[i] = _duplicate(i)
+        elif digest in first_at:
+            found[i] = _duplicate(i, f"the same photo as image {first_at[digest]} of this request")
+        else:
+            first_at[digest] = i
+    return found
 
 
 def _rej(r: Rejection) -> dict[str, object]:

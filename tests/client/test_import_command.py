@@ -129,6 +129,8 @@ def test_a_run_without_the_journal_skips_photos_the_server_holds(
         str(fresh),
     )
     assert (again["enrolled"], again["skipped"]) == (0, 5)
+    # The server's face list identified the enrolled photos: only the 3 rejected ones went out.
+    assert again["sent"] == 3
     faces = _identities(served_api, again["collection_id"])
     assert (faces["obama"], faces["biden"]) == (3, 2)
 
