@@ -5,9 +5,9 @@
     python -m bench.run --only search startup
 
 Each benchmark runs in its own process (a million-template gallery should not share a heap with
-the HTTP servers' measurements) and writes JSON under bench/results/; the combined Markdown goes to
-stdout and to bench/results/latest.md. Every figure inside is measured side by side with its
-baseline in the same run.
+the HTTP servers' measurements) and writes JSON under bench/results/ (bench/results/quick/ for
+--quick runs); the combined Markdown goes to stdout and to latest.md there. Every figure inside is
+measured side by side with its baseline in the same run.
 """
 
 from __future__ import annotations
@@ -23,26 +23,26 @@ REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "bench" / "results"
 
 
-def suites(quick: bool) -> dict[str, list[str]]:
+def suites(quick: bool, out: Path) -> dict[str, list[str]]:
     """Benchmark name -> module and arguments."""
     search_sizes = ["10000", "100000"] if quick else ["10000", "100000", "1000000"]
     return {
-        "vision": ["bench.vision", "--out", str(RESULTS)] + (["--rounds", "3"] if quick else []),
-        "embedder": ["bench.embedder", "--out", str(RESULTS / "embedder.json")]
+        "vision": ["bench.vision", "--out", str(out)] + (["--rounds", "3"] if quick else []),
+        "embedder": ["bench.embedder", "--out", str(out / "embedder.json")]
         + (["--rounds", "2"] if quick else []),
-        "search": ["bench.search", "--sizes", *search_sizes, "--json", str(RESULTS / "search.json")]
+        "search": ["bench.search", "--sizes", *search_sizes, "--json", str(out / "search.json")]
         + (["--queries", "200"] if quick else []),
         "startup": [
             "bench.startup",
             "--templates",
             "100000" if quick else "1000000",
             "--json",
-            str(RESULTS / "startup.json"),
+            str(out / "startup.json"),
         ],
         "http": [
             "bench.http_load",
             "--json",
-            str(RESULTS / "http.json"),
+            str(out / "http.json"),
             *(
                 ["--requests", "24", "--baseline-requests", "12", "--threads", "1x2", "2x2"]
                 if quick
@@ -71,8 +71,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--only", nargs="*", help="subset: vision embedder search startup http")
     args = parser.parse_args(argv)
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    chosen = {k: v for k, v in suites(args.quick).items() if not args.only or k in args.only}
+    # Quick runs never overwrite the full results that bench/README.md quotes.
+    out = RESULTS / "quick" if args.quick else RESULTS
+    out.mkdir(parents=True, exist_ok=True)
+    chosen = {k: v for k, v in suites(args.quick, out).items() if not args.only or k in args.only}
     report = [f"# facematch benchmarks ({time.strftime('%Y-%m-%d %H:%M')})", "", machine(), ""]
     failed = []
     for name, command in chosen.items():
@@ -95,7 +97,7 @@ def main(argv: list[str] | None = None) -> int:
         if proc.returncode:
             failed.append(name)
     text = "\n".join(report)
-    (RESULTS / "latest.md").write_text(text)
+    (out / "latest.md").write_text(text)
     print(text)
     if failed:
         print(f"failed: {', '.join(failed)}", file=sys.stderr)
