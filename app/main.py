@@ -18,6 +18,7 @@ from app import __version__
 from app.api.body_limit import BodySizeLimit
 from app.api.errors import Problem, install_error_handlers
 from app.api.metrics import configure_json_logging, install_observability
+from app.api.paging import document_page_cap
 from app.api.rate_limit import TokenBuckets
 from app.api.routes import (
     audit,
@@ -171,12 +172,13 @@ def create_app(
     install_error_handlers(app)
     for module in (health, collections, identities, faces, matching, detect, keys, models, audit):
         app.include_router(module.router)
-    _add_problem_schema(app)
+    _finish_openapi(app, settings)
     return app
 
 
-def _add_problem_schema(app: FastAPI) -> None:
-    """Make sure `Problem` is in components even before any route references it."""
+def _finish_openapi(app: FastAPI, settings: Settings) -> None:
+    """What the routes cannot say themselves: `Problem` in components even before any route
+    references it, and this app's page size cap on every `limit` parameter."""
     build = app.openapi
 
     def openapi() -> dict[str, object]:
@@ -184,6 +186,7 @@ def _add_problem_schema(app: FastAPI) -> None:
             schema = build()
             components = schema.setdefault("components", {}).setdefault("schemas", {})
             components.setdefault("Problem", Problem.model_json_schema())
+            document_page_cap(schema, settings.page_size_max)
             app.openapi_schema = schema
         return app.openapi_schema
 

@@ -52,6 +52,10 @@ STATUS_OF: dict[str, int] = {
 }
 
 
+# What any /v1 route can answer: a missing or bad key, bad input, a database that is down.
+_COMMON_PROBLEMS = ("unauthorized", "validation_error", "database_unavailable")
+
+
 class RequestProblem(ServiceError):
     """Input the schema could not express a rule for (wrong field kind, bad base64, ...)."""
 
@@ -101,10 +105,12 @@ def problem_response(
     return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
 
 
-def problem_responses(*codes: str) -> dict[int | str, dict[str, Any]]:
-    """OpenAPI `responses` for the given codes (auth and validation problems always included)."""
+def problem_responses(*codes: str, public: bool = False) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI `responses` for the given codes. Auth and validation problems are included unless
+    the route is `public` (no key, no input); an unreachable database always is."""
+    common = ("database_unavailable",) if public else _COMMON_PROBLEMS
     statuses: dict[int, list[str]] = {}
-    for code in ("unauthorized", "validation_error", "database_unavailable", *codes):
+    for code in (*common, *codes):
         statuses.setdefault(STATUS_OF[code], []).append(code)
     return {
         status: {

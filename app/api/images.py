@@ -116,8 +116,9 @@ def image_body(*fields: str, repeatable: bool = False) -> dict[str, Any]:
     file_schema: dict[str, Any] = {"type": "string", "format": "binary"}
     b64_schema: dict[str, Any] = {"type": "string", "format": "byte"}
     if repeatable:
-        file_schema = {"type": "array", "items": file_schema}
-        b64_schema = {"oneOf": [b64_schema, {"type": "array", "items": b64_schema}]}
+        count = {"minItems": 1, "maxItems": _MAX_PARTS}
+        file_schema = {"type": "array", "items": file_schema, **count}
+        b64_schema = {"oneOf": [b64_schema, {"type": "array", "items": b64_schema, **count}]}
     return {
         "requestBody": {
             "required": True,

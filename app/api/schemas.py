@@ -11,14 +11,22 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 T = TypeVar("T")
 
 
+# NUL and other C0 controls are never meaningful in a name, and PostgreSQL refuses NUL. The
+# pattern tells clients (and fuzzers) the rule; the validator enforces it with a plainer message.
+NO_CONTROL_CHARS = r"^[^\x00-\x1f]*$"
+
+
 def _no_control_chars(value: str | None) -> str | None:
-    # NUL and other C0 controls are never meaningful in a name, and PostgreSQL refuses NUL.
     if value is not None and any(ord(ch) < 32 for ch in value):
         raise ValueError("control characters are not allowed")
     return value
 
 
-Text = Annotated[str, Field(min_length=1, max_length=200), AfterValidator(_no_control_chars)]
+Text = Annotated[
+    str,
+    Field(min_length=1, max_length=200, json_schema_extra={"pattern": NO_CONTROL_CHARS}),
+    AfterValidator(_no_control_chars),
+]
 
 
 def _as_utc(value: datetime) -> datetime:
@@ -37,7 +45,29 @@ class RequestModel(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+def example_of(model: type[BaseModel]) -> dict[str, Any] | None:
+    """The first example a response model documents, to build bigger examples from."""
+    extra = model.model_config.get("json_schema_extra")
+    if not isinstance(extra, dict):
+        return None
+    examples = extra.get("examples")
+    if isinstance(examples, list) and examples:
+        return examples[0]  # type: ignore[no-any-return]
+    example = extra.get("example")
+    return example if isinstance(example, dict) else None
+
+
+def _page_example(schema: dict[str, Any], cls: type[BaseModel]) -> None:
+    # Every Page[Item] shows a one-item page built from the item's own example.
+    args = getattr(cls, "__pydantic_generic_metadata__", {}).get("args", ())
+    item = example_of(args[0]) if args and isinstance(args[0], type) else None
+    if item is not None:
+        schema["examples"] = [{"items": [item], "total": 1, "limit": 50, "offset": 0}]
+
+
 class Page(ApiModel, Generic[T]):
+    model_config = ConfigDict(from_attributes=True, json_schema_extra=_page_example)
+
     items: list[T]
     total: int = Field(description="Items matching, over all pages.")
     limit: int
@@ -401,7 +431,21 @@ class KeyCreate(RequestModel):
     name: Text | None = None
 
 
+_KEY_EXAMPLE: dict[str, Any] = {
+    "id": "d31a961b-de29-47c4-9aad-ab42ba6b6cfb",
+    "prefix": "717039fc352d",
+    "role": "identify",
+    "collection_id": "b4cc9839-7d40-4bf3-b8e2-51712c1edd2e",
+    "name": "front door",
+    "created_at": "2026-11-29T19:13:23.515171Z",
+    "last_used_at": "2026-11-29T19:20:02.004211Z",
+    "revoked_at": None,
+}
+
+
 class KeyOut(ApiModel):
+    model_config = ConfigDict(from_attributes=True, json_schema_extra={"examples": [_KEY_EXAMPLE]})
+
     id: uuid.UUID
     prefix: str
     role: Role
@@ -417,15 +461,9 @@ class KeyCreated(KeyOut):
         from_attributes=True,
         json_schema_extra={
             "examples": [
-                {
-                    "id": "d31a961b-de29-47c4-9aad-ab42ba6b6cfb",
-                    "prefix": "717039fc352d",
-                    "role": "identify",
-                    "collection_id": "b4cc9839-7d40-4bf3-b8e2-51712c1edd2e",
-                    "name": "front door",
-                    "created_at": "2026-11-29T19:13:23.515171Z",
+                _KEY_EXAMPLE
+                | {
                     "last_used_at": None,
-                    "revoked_at": None,
                     "key": "fm_717039fc352d_I_i4K7nju-GxvHioS6lUkK-VkpWLRudXOskMvGjGzDI",
                 }
             ]
@@ -435,7 +473,19 @@ class KeyCreated(KeyOut):
     key: str = Field(description="The secret key. Shown only in this response.")
 
 
+_MODEL_EXAMPLE: dict[str, Any] = {
+    "model_id": "dlib-resnet-v1@55533b28",
+    "embedding_dim": 128,
+    "default_threshold": 0.9293,
+    "threshold": 0.9293,
+}
+
+
 class ModelOut(ApiModel):
+    model_config = ConfigDict(
+        from_attributes=True, json_schema_extra={"examples": [_MODEL_EXAMPLE]}
+    )
+
     model_id: str
     embedding_dim: int
     default_threshold: float
@@ -443,13 +493,33 @@ class ModelOut(ApiModel):
 
 
 class ModelsOut(ApiModel):
+    model_config = ConfigDict(
+        from_attributes=True, json_schema_extra={"examples": [{"models": [_MODEL_EXAMPLE]}]}
+    )
+
     models: list[ModelOut]
 
 
 class HealthOut(ApiModel):
+    model_config = ConfigDict(
+        from_attributes=True, json_schema_extra={"examples": [{"status": "ok"}]}
+    )
+
     status: Literal["ok"]
 
 
 class ReadyOut(ApiModel):
+    model_config = ConfigDict(
+        from_attributes=True,
+        json_schema_extra={
+            "examples": [
+                {
+                    "status": "ready",
+                    "checks": {"models": "ok", "database": "ok", "indexes": "ok"},
+                }
+            ]
+        },
+    )
+
     status: Literal["ready"]
     checks: dict[str, str]

@@ -4,16 +4,22 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from app.api.deps import CallerDep, SessionDep, SettingsDep
-from app.api.errors import RequestProblem, problem_responses
+from app.api.errors import problem_responses
+from app.api.paging import capped_limit
+from app.api.schemas import NO_CONTROL_CHARS, example_of
 from app.services import audit as service
 
 router = APIRouter(prefix="/v1/audit-events", tags=["audit"])
+
+DEFAULT_LIMIT = 100
+# An enum in the schema, so clients see the actions and a made-up one is a validation error.
+Action = Literal[service.ACTIONS]  # type: ignore[valid-type]
 
 
 def _as_utc(value: datetime) -> datetime:
@@ -48,7 +54,13 @@ class AuditEventOut(BaseModel):
     details: dict[str, Any] | None = Field(description="Ids and counts only; never biometric.")
 
 
+def _audit_page_example(schema: dict[str, Any]) -> None:
+    schema["examples"] = [{"items": [example_of(AuditEventOut)], "next_before_id": 42}]
+
+
 class AuditPage(BaseModel):
+    model_config = ConfigDict(json_schema_extra=_audit_page_example)
+
     items: list[AuditEventOut]
     next_before_id: int | None = Field(
         description="Pass as `before_id` for the next (older) page; null on the last page."
@@ -60,25 +72,32 @@ def list_audit_events(
     caller: CallerDep,
     session: SessionDep,
     settings: SettingsDep,
-    limit: Annotated[int, Query(ge=1, le=500, description="Events per page.")] = 100,
+    limit: Annotated[
+        int | None,
+        Query(
+            ge=1, description=f"Events per page; default {DEFAULT_LIMIT}, at most the cap shown."
+        ),
+    ] = None,
     before_id: Annotated[
         int | None, Query(ge=1, le=2**63 - 1, description="Only events older than this id.")
     ] = None,
     collection_id: uuid.UUID | None = None,
-    key_id: Annotated[str | None, Query(max_length=64, description="Who acted.")] = None,
-    action: Annotated[str | None, Query(max_length=64, description="What was done.")] = None,
-    target_id: Annotated[str | None, Query(max_length=64, description="To which id.")] = None,
+    key_id: Annotated[
+        str | None, Query(max_length=64, pattern=NO_CONTROL_CHARS, description="Who acted.")
+    ] = None,
+    action: Annotated[Action | None, Query(description="What was done.")] = None,
+    target_id: Annotated[
+        str | None, Query(max_length=64, pattern=NO_CONTROL_CHARS, description="To which id.")
+    ] = None,
     since: Annotated[datetime | None, Query(description="From this time on (inclusive).")] = None,
     until: Annotated[datetime | None, Query(description="Before this time.")] = None,
 ) -> AuditPage:
     """The audit trail, newest first. An admin key scoped to a collection sees that collection's
     events only. Page backwards with `before_id`."""
     caller.require_role("admin")
-    if action is not None and action not in service.ACTIONS:
-        raise RequestProblem(f"action: one of {', '.join(service.ACTIONS)}")
     if collection_id is not None:
         caller.require_collection(collection_id)
-    limit = min(limit, settings.page_size_max)
+    limit = capped_limit(limit, default=DEFAULT_LIMIT, cap=settings.page_size_max)
     events = service.list_events(
         session,
         limit=limit,

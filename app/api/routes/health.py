@@ -20,7 +20,7 @@ def healthz() -> HealthOut:
 @router.get(
     "/readyz",
     name="ready",
-    responses=problem_responses("models_unavailable", "not_ready"),
+    responses=problem_responses("models_unavailable", "not_ready", public=True),
 )
 def readyz(request: Request) -> ReadyOut:
     """Ready to serve: a 503 problem names what is missing."""

@@ -11,7 +11,7 @@ from app.api.deps import CallerDep, IndexDep, SessionDep
 from app.api.errors import problem_responses
 from app.api.paging import PageDep
 from app.api.presenters import identity_out
-from app.api.schemas import IdentityCreate, IdentityOut, IdentityUpdate, Page
+from app.api.schemas import NO_CONTROL_CHARS, IdentityCreate, IdentityOut, IdentityUpdate, Page
 from app.services import identities as service
 
 router = APIRouter(prefix="/v1/collections/{collection_id}/identities", tags=["identities"])
@@ -46,7 +46,10 @@ def list_identities(
     session: SessionDep,
     page: PageDep,
     external_id: Annotated[
-        str | None, Query(max_length=200, description="Only the identity with this id.")
+        str | None,
+        Query(
+            max_length=200, pattern=NO_CONTROL_CHARS, description="Only the identity with this id."
+        ),
     ] = None,
 ) -> Page[IdentityOut]:
     caller.require_collection(collection_id)
