@@ -20,9 +20,9 @@ class QualityThresholds:
     turned or softest faces.
     """
 
-    min_interocular_px: float = 24.0  # LFW: 0.5th percentile 29.7 px
-    min_sharpness: float = 10.0  # LFW: 0.5th percentile 12.7, median 50
-    max_pose: float = 0.95  # LFW: 99th percentile 0.88; 1.0 means the nose reaches an eye
+    min_interocular_px: float = 24.0  # LFW: 0.5th percentile 30.6 px
+    min_sharpness: float = 10.0  # LFW: 0.5th percentile 12.3, median 50
+    max_pose: float = 0.95  # LFW: 99th percentile 0.86; 1.0 means the nose reaches an eye
     min_brightness: float = 40.0  # LFW: minimum 60
     max_brightness: float = 225.0  # LFW: maximum 202
     min_detection_score: float = 0.95  # LFW: minimum 0.98
