@@ -1,7 +1,9 @@
 """Write docs/api.md: every endpoint with a curl example and the response the real service gave.
 
 The walk-through runs the app in-process (real models, a throw-away SQLite database, the committed
-fixture photos under tests/fixtures/photos), so every example is an actual answer, not a sketch.
+fixture photos under tests/fixtures/photos), so every example is an actual answer, not a sketch:
+the happy paths, both ways to send photos (multipart and base64 JSON), and the answers callers
+must handle (rejected photos, duplicates, no match, missing or too weak keys, unknown ids).
 
     python scripts/export_api_docs.py              # rewrite docs/api.md
     python scripts/export_api_docs.py --out FILE   # write elsewhere
@@ -10,6 +12,7 @@ fixture photos under tests/fixtures/photos), so every example is an actual answe
 from __future__ import annotations
 
 import argparse
+import base64
 import json
 import secrets
 import sys
@@ -51,8 +54,12 @@ floats are rounded and long lists shortened for reading. The machine-readable co
   (`invalid_image`, `unsupported_format`, `image_too_large`, `no_face`, `multiple_faces`,
   `low_quality`, `duplicate_image`, `not_found`, `conflict`, `model_mismatch`, `validation_error`,
   `unauthorized`, `forbidden`, `rate_limited`, `inference_timeout`, ...) and a human `detail`.
-- **Lists** are paginated: `?limit=` (default 50) and `?offset=`; answers carry `items`, `total`,
-  `limit`, `offset`.
+- **Lists** are paginated: `?limit=` (default 50, at most `FACEMATCH_PAGE_SIZE_MAX`, 500 unless
+  configured; the OpenAPI document states the cap in force) and `?offset=`; answers carry `items`,
+  `total`, `limit`, `offset`.
+- **Resuming uploads**: every face carries `content_sha256` (hex SHA-256 of the photo's bytes);
+  a photo already enrolled for the identity is refused as `duplicate_image` before any analysis,
+  so compare hashes with `GET .../faces` to skip what is there (`facematch import` does).
 - **Similarity** is the cosine of L2-normalised 128-D templates (-1..1); `match` compares it with
   the model's default threshold unless `threshold=` is given. See docs/thresholds.md.
 - Every response carries `X-Request-ID` (send your own to correlate logs).
@@ -151,11 +158,14 @@ class Walkthrough:
         files: list[tuple[str, str]] | None = None,
         params: dict[str, Any] | None = None,
         auth: bool = True,
+        key: tuple[str, str] | None = None,
+        curl_body: str | None = None,
         expect: int | None = None,
         note: str = "",
         keep: Callable[[Any], Any] | None = None,
     ) -> Any:
-        headers = {"X-API-Key": self.key} if auth else {}
+        # `key`: (secret, shell variable shown in the curl line) for a key other than the admin's.
+        headers = {"X-API-Key": key[0] if key else self.key} if auth else {}
         upload = None
         if files:
             upload = [
@@ -177,10 +187,11 @@ class Walkthrough:
         query = "?" + "&".join(f"{k}={v}" for k, v in (params or {}).items()) if params else ""
         parts = [f'curl -s -X {method} "$FACEMATCH_URL{self._substitute(url + query)}"']
         if auth:
-            parts.append('-H "X-API-Key: $FACEMATCH_API_KEY"')
+            parts.append(f'-H "X-API-Key: ${key[1] if key else "FACEMATCH_API_KEY"}"')
         if json_body is not None:
             parts.append("-H 'Content-Type: application/json'")
-            parts.append(f"-d '{json.dumps(json_body)}'")
+            shown = curl_body or f"'{json.dumps(json_body)}'"
+            parts.append(f"-d {shown}")
         for field, p in files or []:
             parts.append(f"-F {field}=@{Path(p).name}")
         self.examples.append(
@@ -252,6 +263,16 @@ def run_walkthrough(client: TestClient, key: str) -> list[Example]:
         expect=201,
     )
     w.call(
+        "Enroll a photo that is already enrolled",
+        "POST",
+        f"{ident}/faces",
+        f"/v1/collections/{cid}/identities/{iid}/faces",
+        files=[("image", "obama/obama.jpg")],
+        expect=422,
+        note="Refused by its SHA-256 before any analysis; `content_sha256` in the face list "
+        "lets clients skip such photos without sending them.",
+    )
+    w.call(
         "Enroll: a photo without a face",
         "POST",
         f"{ident}/faces",
@@ -286,12 +307,14 @@ def run_walkthrough(client: TestClient, key: str) -> list[Example]:
     )
     w.ids["biden"] = biden["id"]
     w.call(
-        "Enroll (second identity)",
+        "Enroll with base64 JSON instead of multipart",
         "POST",
         f"{ident}/faces",
         f"/v1/collections/{cid}/identities/{biden['id']}/faces",
-        files=[("image", "biden/biden.jpg")],
+        json_body={"image": base64.b64encode((PHOTOS / "biden/biden.jpg").read_bytes()).decode()},
+        curl_body=r'"{\"image\": \"$(base64 -w0 biden.jpg)\"}"',
         expect=201,
+        note="`image` may also be a list of base64 strings; a `data:` URL prefix is accepted.",
     )
     w.call(
         "List identities (filter by `external_id`)",
@@ -327,6 +350,17 @@ def run_walkthrough(client: TestClient, key: str) -> list[Example]:
         files=[("image", "multiface/face_recognition__obama_and_biden.jpg")],
         params={"top_k": 1},
         expect=200,
+    )
+    w.call(
+        "Identify someone never enrolled",
+        "POST",
+        f"{base}/identify",
+        f"/v1/collections/{cid}/identify",
+        files=[("image", "multiface/dlib__2008_001322.jpg")],
+        params={"faces": "largest"},
+        expect=200,
+        note="Candidates are still listed, best first, but none reaches the threshold: "
+        "`match` is null.",
     )
     w.call(
         "Verify two photos (1:1)",
@@ -371,6 +405,16 @@ def run_walkthrough(client: TestClient, key: str) -> list[Example]:
     )
     w.ids["key"] = key["id"]
     w.call("List keys", "GET", "/v1/keys", "/v1/keys", expect=200)
+    w.call(
+        "A key whose role is too weak",
+        "POST",
+        f"{base}/identities",
+        f"/v1/collections/{cid}/identities",
+        json_body={"external_id": "someone"},
+        key=(key["key"], "SCOPED_KEY"),
+        expect=403,
+        note="An `identify` key may detect, verify, identify and read, not enroll.",
+    )
     w.call("Revoke a key", "DELETE", "/v1/keys/{key_id}", f"/v1/keys/{key['id']}", expect=204)
     w.call(
         "A call without a key",
@@ -396,7 +440,7 @@ def run_walkthrough(client: TestClient, key: str) -> list[Example]:
         expect=204,
     )
     w.call(
-        "Audit trail (admin; newest first)",
+        "Audit trail (admin, newest first)",
         "GET",
         "/v1/audit-events",
         "/v1/audit-events",
@@ -419,6 +463,13 @@ def run_walkthrough(client: TestClient, key: str) -> list[Example]:
         base,
         f"/v1/collections/{cid}",
         expect=204,
+    )
+    w.call(
+        "An id that does not exist (or belongs to another tenant)",
+        "GET",
+        base,
+        f"/v1/collections/{cid}",
+        expect=404,
     )
     return w.examples
 
