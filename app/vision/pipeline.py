@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 
+from app.stage_timing import stage_timer
 from app.vision.align import align_face, load_template
 from app.vision.calibration import CALIBRATION_FILE, FarCalibration
 from app.vision.decode import DecodedImage, decode_image
@@ -94,9 +95,10 @@ class VisionPipeline:
 
     def detect(self, data: bytes, *, min_face_size: int = 40, max_faces: int = 32) -> list[Face]:
         """Faces, largest first, without templates; big JPEGs are decoded at reduced size."""
-        decoded = decode_image(
-            data, max_pixels=self.max_image_pixels, reduce_to_max_side=self.detect_max_side
-        )
+        with stage_timer("decode"):
+            decoded = decode_image(
+                data, max_pixels=self.max_image_pixels, reduce_to_max_side=self.detect_max_side
+            )
         faces, _ = self._find(decoded, min_face_size=min_face_size, max_faces=max_faces)
         return faces
 
@@ -109,17 +111,12 @@ class VisionPipeline:
         largest_only: bool = False,
     ) -> list[Face]:
         """Faces, largest first, each with its template; all faces are embedded in one batch."""
-        decoded = decode_image(data, max_pixels=self.max_image_pixels)
+        with stage_timer("decode"):
+            decoded = decode_image(data, max_pixels=self.max_image_pixels)
         faces, chips = self._find(
             decoded, min_face_size=min_face_size, max_faces=1 if largest_only else max_faces
         )
-        if not faces:
-            return []
-        templates = self.embedder.embed(np.stack(chips))
-        return [
-            Face(box=f.box, score=f.score, landmarks=f.landmarks, quality=f.quality, template=t)
-            for f, t in zip(faces, templates, strict=True)
-        ]
+        return self._embed(faces, chips)
 
     def analyze_pixels(self, rgb: np.ndarray, *, min_face_size: int = 40) -> list[Face]:
         """`analyze` for an already-decoded RGB array (evaluation and benchmarks)."""
@@ -127,13 +124,7 @@ class VisionPipeline:
             pixels=rgb, original_size=(rgb.shape[1], rgb.shape[0]), format="array"
         )
         faces, chips = self._find(decoded, min_face_size=min_face_size, max_faces=64)
-        if not faces:
-            return []
-        templates = self.embedder.embed(np.stack(chips))
-        return [
-            Face(box=f.box, score=f.score, landmarks=f.landmarks, quality=f.quality, template=t)
-            for f, t in zip(faces, templates, strict=True)
-        ]
+        return self._embed(faces, chips)
 
     def quality_issues(self, face: Face) -> list[tuple[str, str]]:
         return judge_quality(face, self.quality_limits)
@@ -142,6 +133,17 @@ class VisionPipeline:
         return self.calibration.estimate_far(similarity)
 
     # --- internals ----------------------------------------------------------------------------
+
+    def _embed(self, faces: list[Face], chips: list[np.ndarray]) -> list[Face]:
+        """The same faces with templates, all chips in one onnxruntime batch."""
+        if not faces:
+            return []
+        with stage_timer("embed"):
+            templates = self.embedder.embed(np.stack(chips))
+        return [
+            Face(box=f.box, score=f.score, landmarks=f.landmarks, quality=f.quality, template=t)
+            for f, t in zip(faces, templates, strict=True)
+        ]
 
     def detect_pixels(self, rgb: np.ndarray, *, min_face_size: int = 40) -> Detections:
         """Raw detections in `rgb`'s coordinates, found on a copy of at most detect_max_side."""
@@ -155,7 +157,10 @@ class VisionPipeline:
     ) -> tuple[list[Face], list[np.ndarray]]:
         pixels = decoded.pixels
         to_original = decoded.scale
-        found = self.detect_pixels(pixels, min_face_size=max(1, round(min_face_size / to_original)))
+        with stage_timer("detect"):
+            found = self.detect_pixels(
+                pixels, min_face_size=max(1, round(min_face_size / to_original))
+            )
         if len(found) == 0:
             return [], []
         areas = (found.boxes[:, 2] - found.boxes[:, 0]) * (found.boxes[:, 3] - found.boxes[:, 1])
@@ -165,7 +170,8 @@ class VisionPipeline:
         chips: list[np.ndarray] = []
         for i in order:
             points = found.landmarks[i].astype(np.float64)
-            chip, _ = align_face(pixels, points, self.template)
+            with stage_timer("align"):
+                chip, _ = align_face(pixels, points, self.template)
             points_full = points * to_original
             x1, y1, x2, y2 = (float(v) * to_original for v in found.boxes[i])
             x1, y1 = max(0.0, x1), max(0.0, y1)
