@@ -50,11 +50,12 @@ class Row:
 
 # The approximate variants compared; the first one is the service default (AnnConfig()).
 VARIANTS: dict[str, AnnConfig] = {
-    "hnsw32-sq8 ef256 (default)": AnnConfig(),
+    "hnsw32-sq8 efC128 ef256 (default)": AnnConfig(),
     "ivf-sq8 nprobe64": AnnConfig(kind="ivf", storage="sq8", nprobe=64),
-    "hnsw32-sq8 ef64": AnnConfig(ef_search=64),
-    "hnsw32-flat ef256": AnnConfig(storage="flat"),
-    "hnsw16-sq8 ef256": AnnConfig(hnsw_m=16),
+    "hnsw32-sq8 efC64 ef256": AnnConfig(ef_construction=64),
+    "hnsw32-sq8 efC128 ef64": AnnConfig(ef_search=64),
+    "hnsw32-flat efC128 ef256": AnnConfig(storage="flat"),
+    "hnsw16-sq8 efC128 ef256": AnnConfig(hnsw_m=16),
     "ivf-flat nprobe64": AnnConfig(kind="ivf", storage="flat", nprobe=64),
 }
 

@@ -21,10 +21,11 @@ class AnnConfig:
     kind: Literal["hnsw", "ivf"] = "hnsw"
     # HNSW: graph degree, build and search breadth; storage "sq8" keeps 1 byte per dimension
     # in the graph (the exact vectors live in the store for re-ranking anyway).
-    # Measured at 1M LFW-like templates (bench/search.py): efSearch 64 / 128 / 256 gave recall@1
-    # 0.957 / 0.980 / 0.993 at p50 0.27 / 0.53 / 0.98 ms, so 256 is the smallest meeting 0.99.
+    # Measured at 1M LFW-like templates (bench/README.md): with efConstruction 64, efSearch
+    # 64 / 128 / 256 gave recall@1 0.957 / 0.980 / 0.993; with efConstruction 128 (twice the
+    # build time), efSearch 128 / 256 gave 0.994 / 0.996 at p50 0.73 / 1.29 ms.
     hnsw_m: int = 32
-    ef_construction: int = 64
+    ef_construction: int = 128
     ef_search: int = 256
     storage: Literal["flat", "sq8"] = "sq8"
     # IVF: lists scale with the square root of the collection, probes fixed.
