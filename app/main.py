@@ -18,7 +18,7 @@ from app import __version__
 from app.api.body_limit import BodySizeLimit
 from app.api.errors import Problem, install_error_handlers
 from app.api.metrics import configure_json_logging, install_observability
-from app.api.paging import document_page_cap
+from app.api.openapi_caps import document_caps, query_caps
 from app.api.rate_limit import TokenBuckets
 from app.api.routes import (
     audit,
@@ -178,7 +178,7 @@ def create_app(
 
 def _finish_openapi(app: FastAPI, settings: Settings) -> None:
     """What the routes cannot say themselves: `Problem` in components even before any route
-    references it, and this app's page size cap on every `limit` parameter."""
+    references it, and this app's caps (page size, faces per photo) on its query parameters."""
     build = app.openapi
 
     def openapi() -> dict[str, object]:
@@ -186,7 +186,7 @@ def _finish_openapi(app: FastAPI, settings: Settings) -> None:
             schema = build()
             components = schema.setdefault("components", {}).setdefault("schemas", {})
             components.setdefault("Problem", Problem.model_json_schema())
-            document_page_cap(schema, settings.page_size_max)
+            document_caps(schema, query_caps(settings))
             app.openapi_schema = schema
         return app.openapi_schema
 

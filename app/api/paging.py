@@ -1,14 +1,10 @@
-"""`limit`/`offset` query parameters, capped by settings.
-
-Routers are built before any settings exist, so the cap cannot be a `le=` on the parameter;
-`document_page_cap` writes it into the OpenAPI document of each app instead, and the dependency
-enforces the same number.
-"""
+"""`limit`/`offset` query parameters, capped by settings (`app.api.openapi_caps` documents the
+cap in each app's OpenAPI document)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import Depends, Query
 
@@ -47,16 +43,3 @@ def _page(
 
 
 PageDep = Annotated[PageParams, Depends(_page)]
-
-
-def document_page_cap(spec: dict[str, Any], cap: int) -> None:
-    """Set `maximum` of every `limit` query parameter in `spec` to this app's page size cap."""
-    for operations in spec.get("paths", {}).values():
-        for operation in operations.values():
-            for parameter in operation.get("parameters", []):
-                if parameter.get("in") != "query" or parameter.get("name") != "limit":
-                    continue
-                schema = parameter.get("schema", {})
-                for branch in schema.get("anyOf", [schema]):
-                    if branch.get("type") == "integer":
-                        branch["maximum"] = cap

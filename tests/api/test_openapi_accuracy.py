@@ -65,6 +65,13 @@ def test_limit_maximum_is_the_configured_page_size_cap(tmp_path: Path) -> None:
     assert len(limits) >= 5 and set(limits) == {7}
 
 
+def test_detect_max_faces_maximum_is_the_configured_faces_per_photo(tmp_path: Path) -> None:
+    spec = _spec(tmp_path, max_faces_per_image=5)
+    parameters = spec["paths"]["/v1/detect"]["post"]["parameters"]
+    schema = next(p for p in parameters if p["name"] == "max_faces")["schema"]
+    assert [b.get("maximum") for b in schema["anyOf"] if b.get("type") == "integer"] == [5]
+
+
 def test_a_limit_above_the_cap_is_refused_and_the_cap_itself_accepted(
     start_app: Callable[..., TestClient],
 ) -> None:

@@ -4,8 +4,8 @@ Every operation gets a bounded number of generated requests (valid and invalid, 
 key) against the real app with real models, so the run fits in CI in a couple of minutes. Each
 response goes through schemathesis' default checks (not a server error, a documented status code
 and content type and headers, a body matching the documented schema, malformed data rejected,
-missing authentication refused); "schema-valid data is accepted" too, except where a photo is
-sent (see PHOTO_EXCLUDED).
+missing authentication refused); "schema-valid data is accepted" too, wherever the request holds
+a real photo (see PHOTO_EXCLUDED).
 
 (schemathesis' own pytest parametrisation does not run under pytest 9, so each operation is a
 plain parametrised test driving the operation's Hypothesis strategy itself.)
@@ -13,6 +13,8 @@ plain parametrised test driving the operation's Hypothesis strategy itself.)
 
 from __future__ import annotations
 
+import base64
+import io
 import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -23,31 +25,63 @@ import schemathesis
 from fastapi import FastAPI
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from PIL import Image
+from schemathesis.transport.serialization import Binary
 
 from app.main import create_app
 from app.vision.pipeline import VisionPipeline
 from tests.attack.conftest import ADMIN_KEY, attack_settings, photo
 
 EXAMPLES_PER_OPERATION = 50
-# "Schema-valid data must be accepted" cannot hold for photo fields (random bytes that fit
-# `format: binary` are not a photo, and 422 invalid_image is the right answer), so it is off for
-# the operations that take photos; every other check stays on everywhere.
+# "Schema-valid data must be accepted" cannot hold for random photo bytes (bytes that fit
+# `format: binary` are not a photo, and 422 invalid_image is the right answer), so it is off
+# for generated photos. Half the valid requests of the single-photo operations carry a real
+# photo instead, and those keep the check, so their other fields (top_k, threshold, faces, ...)
+# are held to it too. Enroll keeps random photos only: a real photo enrolled once is rightly a
+# duplicate_image the next time.
 PHOTO_EXCLUDED = [schemathesis.checks.positive_data_acceptance]
+KEEP_SEEDED = {
+    "/v1/collections/{collection_id}",
+    "/v1/collections/{collection_id}/identities/{identity_id}/faces/{face_id}",
+}
 
 
-def _takes_photos(operation: dict[str, Any]) -> bool:
+def _photo_fields(operation: dict[str, Any]) -> tuple[tuple[str, ...], bool]:
+    """The operation's photo fields, and whether one of them is repeatable."""
     form = operation.get("requestBody", {}).get("content", {}).get("multipart/form-data", {})
-    return bool(form)
+    fields = form.get("schema", {}).get("properties", {})
+    return tuple(fields), any(f.get("type") == "array" for f in fields.values())
 
 
-def _operations() -> list[tuple[str, str, bool]]:
+def _operations() -> list[tuple[str, str, tuple[str, ...], bool]]:
     # Reading the schema needs no lifespan (no models, no database): only the routes.
     app = create_app(attack_settings(Path(tempfile.gettempdir())))
     return [
-        (method.upper(), path, _takes_photos(operation))
+        (method.upper(), path, *_photo_fields(operation))
         for path, operations in app.openapi()["paths"].items()
         for method, operation in operations.items()
     ]
+
+
+def _small_face_photo() -> bytes:
+    # A real face, shrunk so that the photo-carrying examples stay cheap to analyse.
+    image = Image.open(io.BytesIO(photo("obama/obama1.jpg")))
+    image.thumbnail((400, 400))
+    out = io.BytesIO()
+    image.save(out, format="JPEG", quality=90)
+    return out.getvalue()
+
+
+def _with_real_photo(case: schemathesis.Case, fields: tuple[str, ...], data: bytes) -> bool:
+    """Put `data` in every photo field of a valid generated request; False when not possible."""
+    if case.meta is None or not case.meta.generation.mode.is_positive:
+        return False
+    if not isinstance(case.body, dict) or not set(fields) <= set(case.body):
+        return False
+    as_json = case.media_type == "application/json"
+    for field in fields:
+        case.body[field] = base64.b64encode(data).decode() if as_json else Binary(data)
+    return True
 
 
 OPERATIONS = _operations()
@@ -86,41 +120,52 @@ def real_ids(fuzz_schema: schemathesis.BaseSchema, fuzz_app: FastAPI) -> dict[st
 
 
 @pytest.mark.parametrize(
-    ("method", "path", "takes_photos"), OPERATIONS, ids=[f"{m} {p}" for m, p, _ in OPERATIONS]
+    ("method", "path", "photo_fields", "repeatable"),
+    OPERATIONS,
+    ids=[f"{m} {p}" for m, p, _, _ in OPERATIONS],
 )
 def test_generated_requests_get_no_5xx_and_match_the_schema(
     fuzz_schema: schemathesis.BaseSchema,
     real_ids: dict[str, str],
     method: str,
     path: str,
-    takes_photos: bool,
+    photo_fields: tuple[str, ...],
+    repeatable: bool,
     record_property: Callable[[str, object], None],
 ) -> None:
     operation = fuzz_schema[path][method]
-    # Deleting the seeded collection would leave every later request a 404: random ids only.
-    substitute = not (method == "DELETE" and path == "/v1/collections/{collection_id}")
-    excluded = PHOTO_EXCLUDED if takes_photos else []
-    sent = 0
+    # Deleting the seeded collection would leave every later request a 404, and deleting the
+    # seeded face would make verifying the seeded identity a (rightful) no_enrolled_faces: these
+    # two get random ids only.
+    substitute = not (method == "DELETE" and path in KEEP_SEEDED)
+    real_photo = _small_face_photo() if photo_fields and not repeatable else b""
+    sent = with_real_photo = 0
 
-    @given(case=operation.as_strategy(), use_real_ids=st.booleans())
+    @given(case=operation.as_strategy(), use_real_ids=st.booleans(), use_photo=st.booleans())
     @settings(
         max_examples=EXAMPLES_PER_OPERATION,
         deadline=None,
         suppress_health_check=list(HealthCheck),
         database=None,
     )
-    def check(case: schemathesis.Case, use_real_ids: bool) -> None:
-        nonlocal sent
+    def check(case: schemathesis.Case, use_real_ids: bool, use_photo: bool) -> None:
+        nonlocal sent, with_real_photo
         sent += 1
         if use_real_ids and substitute and case.path_parameters:
             for name in case.path_parameters:
                 if name in real_ids:
                     case.path_parameters[name] = real_ids[name]
+        excluded = PHOTO_EXCLUDED if photo_fields else []
+        if real_photo and use_photo and _with_real_photo(case, photo_fields, real_photo):
+            with_real_photo += 1
+            excluded = []
         case.call_and_validate(headers={"X-API-Key": ADMIN_KEY}, excluded_checks=excluded)
 
     check()
     record_property("generated_requests", sent)
+    record_property("requests_with_a_real_photo", with_real_photo)
     assert sent > 0
+    assert with_real_photo > 0 or not real_photo
 
 
 def test_schema_documents_success_and_auth_failure_for_every_operation() -> None:

@@ -34,7 +34,9 @@ def detect(
     pipeline: PipelineDep,
     runner: RunnerDep,
     settings: SettingsDep,
-    max_faces: Annotated[int | None, Query(ge=1, description="Default: the service limit.")] = None,
+    max_faces: Annotated[
+        int | None, Query(ge=1, description="Default and most: the service limit shown.")
+    ] = None,
     min_face_size: Annotated[
         int | None, Query(ge=12, le=4096, description="Smallest face in pixels.")
     ] = None,
