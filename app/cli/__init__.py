@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import typer
 
+from app.cli.evaluate import EVAL_CONTEXT, evaluate
 from app.cli.export_models import export_models
 from app.cli.importer import import_command
 from app.cli.keys import keys_app
@@ -26,6 +27,7 @@ cli.command("export-models")(export_models)
 cli.add_typer(keys_app, name="keys")
 cli.command("import")(import_command)
 cli.command("rotate-key")(rotate_key)
+cli.command("eval", context_settings=EVAL_CONTEXT)(evaluate)
 
 
 def main() -> None:

@@ -25,7 +25,7 @@ class FarCalibration:
     default_threshold: float
 
     @classmethod
-    def load(cls, path: Path = CALIBRATION_FILE, *, flip_tta: bool = True) -> FarCalibration:
+    def load(cls, path: Path = CALIBRATION_FILE, *, flip_tta: bool = False) -> FarCalibration:
         doc = json.loads(path.read_text())
         table = doc["tables"]["flip_tta" if flip_tta else "plain"]
         sims = np.asarray([row[0] for row in table], np.float64)

@@ -63,7 +63,7 @@ class VisionPipeline:
         model_dir: Path,
         *,
         threads: int = 2,
-        flip_tta: bool = True,
+        flip_tta: bool = False,
         detect_max_side: int = 1024,
         max_image_pixels: int = 40_000_000,
         calibration_file: Path = CALIBRATION_FILE,
