@@ -369,7 +369,7 @@ class IdentifyOut(ApiModel):
                             },
                         }
                     ],
-                    "threshold": 0.9293,
+                    "threshold": 0.9265,
                     "model_id": "dlib-resnet-v1@55533b28",
                 }
             ]
@@ -393,7 +393,7 @@ class VerifyOut(ApiModel):
                 {
                     "similarity": 0.82349,
                     "match": False,
-                    "threshold": 0.9293,
+                    "threshold": 0.9265,
                     "estimated_far": 0.668,
                     "face_a": {"box": {"x": 549.1, "y": 117.8, "width": 363.7, "height": 505.2}},
                     "face_b": {"box": {"x": 428.0, "y": 174.2, "width": 284.1, "height": 385.3}},
@@ -476,8 +476,8 @@ class KeyCreated(KeyOut):
 _MODEL_EXAMPLE: dict[str, Any] = {
     "model_id": "dlib-resnet-v1@55533b28",
     "embedding_dim": 128,
-    "default_threshold": 0.9293,
-    "threshold": 0.9293,
+    "default_threshold": 0.9265,
+    "threshold": 0.9265,
 }
 
 
