@@ -11,6 +11,7 @@ from __future__ import annotations
 import threading
 from pathlib import Path
 
+import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from app.db import repositories as repo
@@ -32,6 +33,9 @@ class IndexSync:
         with self._lock:
             if session.get_bind().dialect.name == "postgresql":
                 session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
+                # The request-sized statement timeout would kill the one big read of a large
+                # gallery (a million templates is ~0.5 GB); this transaction alone may run long.
+                session.execute(sa.text("SET LOCAL statement_timeout = 0"))
             # Read the seq first inside the snapshot; both reads see the same committed state.
             last_seq = repo.last_change_seq(session)
             grouped, collection_ids = repo.all_templates(session)
