@@ -70,6 +70,7 @@ def load_pipeline(settings: Settings) -> VisionPipeline | None:
             flip_tta=settings.flip_tta,
             detect_max_side=settings.detect_max_side,
             max_image_pixels=settings.max_image_pixels,
+            embed_batch_window_ms=settings.embed_batch_window_ms,
         )
     except (OSError, ValueError, KeyError) as exc:
         # Serve anyway: /readyz reports models_unavailable and CRUD keeps working.
@@ -139,6 +140,9 @@ def create_app(
             yield
         finally:
             app.state.runner.shutdown()
+            if pipeline is None and loaded is not None:
+                # Only what this lifespan loaded: a caller's pipeline may serve other apps.
+                loaded.close()
             if settings.index_snapshot_dir is not None:
                 snapshot_dir = settings.index_snapshot_dir
 

@@ -40,6 +40,15 @@ class Settings(BaseSettings):
     inference_threads: int = Field(2, ge=1, description="onnxruntime intra-op threads per session.")
     inference_workers: int = Field(2, ge=1, description="Thread pool size for CPU-bound work.")
     inference_timeout_s: float = Field(30.0, gt=0)
+    embed_batch_window_ms: float = Field(
+        0.0,
+        ge=0,
+        le=50,
+        description=(
+            "Embed faces of concurrent requests together, waiting at most this long for more; "
+            "0 = off (see bench/README.md)."
+        ),
+    )
     match_threshold: float | None = Field(
         None, ge=-1, le=1, description="Cosine similarity threshold; default: the model's own."
     )

@@ -11,6 +11,7 @@ import numpy as np
 
 from app.stage_timing import stage_timer
 from app.vision.align import align_face, load_template
+from app.vision.batcher import EmbedBatcher
 from app.vision.calibration import CALIBRATION_FILE, FarCalibration
 from app.vision.decode import DecodedImage, decode_image
 from app.vision.detector import (
@@ -45,9 +46,16 @@ class VisionPipeline:
         detect_max_side: int,
         max_image_pixels: int,
         quality_limits: QualityThresholds | None = None,
+        embed_batch_window_ms: float = 0.0,
     ) -> None:
         self.detector = detector
         self.embedder = embedder
+        # Off (0) embeds in the request's own thread; on, faces of concurrent requests share runs.
+        self._batcher = (
+            EmbedBatcher(embedder.embed, window_s=embed_batch_window_ms / 1000)
+            if embed_batch_window_ms > 0
+            else None
+        )
         self.template = template
         self.calibration = calibration
         self.model_id = model_id
@@ -67,6 +75,7 @@ class VisionPipeline:
         detect_max_side: int = 1024,
         max_image_pixels: int = 40_000_000,
         calibration_file: Path = CALIBRATION_FILE,
+        embed_batch_window_ms: float = 0.0,
     ) -> VisionPipeline:
         model_dir = Path(model_dir)
         manifest: dict[str, Any] = json.loads((model_dir / "manifest.json").read_text())
@@ -89,7 +98,13 @@ class VisionPipeline:
             model_id=model_id,
             detect_max_side=detect_max_side,
             max_image_pixels=max_image_pixels,
+            embed_batch_window_ms=embed_batch_window_ms,
         )
+
+    def close(self) -> None:
+        """Stop the embedding batcher's thread (if any); later calls embed unbatched."""
+        if self._batcher is not None:
+            self._batcher.close()
 
     # --- public API ---------------------------------------------------------------------------
 
@@ -135,11 +150,20 @@ class VisionPipeline:
     # --- internals ----------------------------------------------------------------------------
 
     def _embed(self, faces: list[Face], chips: list[np.ndarray]) -> list[Face]:
-        """The same faces with templates, all chips in one onnxruntime batch."""
+        """The same faces with templates, all chips in one onnxruntime batch.
+
+        With the batcher on, the `embed` stage includes the wait for the shared run: it is what
+        the request spent on embedding.
+        """
         if not faces:
             return []
         with stage_timer("embed"):
-            templates = self.embedder.embed(np.stack(chips))
+            batch = np.stack(chips)
+            templates = (
+                self._batcher.embed(batch)
+                if self._batcher is not None
+                else self.embedder.embed(batch)
+            )
         return [
             Face(box=f.box, score=f.score, landmarks=f.landmarks, quality=f.quality, template=t)
             for f, t in zip(faces, templates, strict=True)
