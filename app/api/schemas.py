@@ -273,6 +273,29 @@ class DetectedFaceOut(ApiModel):
     quality: QualityOut
 
 
+# One real detect/identify answer (obama3.jpg), shared by the response examples below.
+_FACE_EXAMPLE: dict[str, Any] = {
+    "box": {"x": 631.5, "y": 244.1, "width": 283.1, "height": 364.5},
+    "score": 0.9999,
+    "landmarks": [[737.8, 384.6], [861.3, 400.8], [810.1, 442.1], [734.5, 509.6], [845.7, 527.2]],
+    "quality": {
+        "detection_score": 1.0,
+        "interocular_px": 124.5,
+        "sharpness": 232.9,
+        "pose": 0.225,
+        "brightness": 102.1,
+    },
+}
+_CANDIDATE_EXAMPLE: dict[str, Any] = {
+    "identity_id": "2c667887-533b-43bb-824a-6b981f8b75fd",
+    "external_id": "obama",
+    "display_name": "Barack Obama",
+    "similarity": 0.97408,
+    "estimated_far": 2.03e-07,
+    "face_id": 1,
+}
+
+
 class DetectOut(ApiModel):
     model_config = ConfigDict(
         from_attributes=True,
@@ -281,22 +304,7 @@ class DetectOut(ApiModel):
                 {
                     "faces": [
                         {
-                            "box": {"x": 631.5, "y": 244.1, "width": 283.1, "height": 364.5},
-                            "score": 0.9999,
-                            "landmarks": [
-                                [737.8, 384.6],
-                                [861.3, 400.8],
-                                [810.1, 442.1],
-                                [734.5, 509.6],
-                                [845.7, 527.2],
-                            ],
-                            "quality": {
-                                "detection_score": 1.0,
-                                "interocular_px": 124.5,
-                                "sharpness": 232.9,
-                                "pose": 0.225,
-                                "brightness": 102.1,
-                            },
+                            **_FACE_EXAMPLE,
                         }
                     ]
                 }
@@ -333,40 +341,9 @@ class IdentifyOut(ApiModel):
                 {
                     "faces": [
                         {
-                            "box": {"x": 631.5, "y": 244.1, "width": 283.1, "height": 364.5},
-                            "score": 1.0,
-                            "landmarks": [
-                                [737.8, 384.6],
-                                [861.3, 400.8],
-                                [810.1, 442.1],
-                                [734.5, 509.6],
-                                [845.7, 527.2],
-                            ],
-                            "quality": {
-                                "detection_score": 1.0,
-                                "interocular_px": 124.5,
-                                "sharpness": 232.9,
-                                "pose": 0.225,
-                                "brightness": 102.1,
-                            },
-                            "candidates": [
-                                {
-                                    "identity_id": "2c667887-533b-43bb-824a-6b981f8b75fd",
-                                    "external_id": "obama",
-                                    "display_name": "Barack Obama",
-                                    "similarity": 0.97444,
-                                    "estimated_far": 2.12e-07,
-                                    "face_id": 1,
-                                }
-                            ],
-                            "match": {
-                                "identity_id": "2c667887-533b-43bb-824a-6b981f8b75fd",
-                                "external_id": "obama",
-                                "display_name": "Barack Obama",
-                                "similarity": 0.97444,
-                                "estimated_far": 2.12e-07,
-                                "face_id": 1,
-                            },
+                            **_FACE_EXAMPLE,
+                            "candidates": [_CANDIDATE_EXAMPLE],
+                            "match": _CANDIDATE_EXAMPLE,
                         }
                     ],
                     "threshold": 0.9265,
