@@ -47,6 +47,9 @@ class EmbedBatcher:
         self._jobs: deque[_Job] = deque()
         self._cond = threading.Condition()
         self._closed = False
+        # Written by the worker only: how much batching actually happens (benchmarks, logs).
+        self.runs = 0
+        self.chips_embedded = 0
         self._worker = threading.Thread(target=self._run, name="embed-batcher", daemon=True)
         self._worker.start()
 
@@ -142,6 +145,8 @@ class EmbedBatcher:
             else:
                 batch[0].result.set_exception(exc)
             return
+        self.runs += 1
+        self.chips_embedded += len(chips)
         start = 0
         for job in batch:
             end = start + len(job.chips)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -9,7 +10,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from fastapi.testclient import TestClient
 
+from app.main import create_app
+from app.settings import Settings
 from app.vision.batcher import EmbedBatcher
 from app.vision.decode import decode_image
 from app.vision.pipeline import VisionPipeline
@@ -165,4 +169,22 @@ def test_window_zero_starts_no_thread(models_dir: Path) -> None:
     on = VisionPipeline.load(models_dir, embed_batch_window_ms=2.0)
     assert _batcher_threads() == before + 1
     on.close()
+    assert _batcher_threads() == before
+
+
+def test_the_app_stops_the_batcher_of_the_pipeline_it_loaded(
+    models_dir: Path, tmp_path: Path
+) -> None:
+    settings = Settings(  # type: ignore[call-arg]
+        _env_file=None,
+        data_dir=tmp_path,
+        database_url=f"sqlite:///{tmp_path / 'facematch.db'}",
+        admin_api_key="test-admin-" + secrets.token_hex(8),
+        model_dir=models_dir,
+        embed_batch_window_ms=2.0,
+    )
+    before = _batcher_threads()
+    with TestClient(create_app(settings, json_logs=False)) as client:
+        assert client.get("/readyz").status_code == 200
+        assert _batcher_threads() == before + 1
     assert _batcher_threads() == before
