@@ -49,6 +49,12 @@ def suites(quick: bool, out: Path) -> dict[str, list[str]]:
                 else []
             ),
         ],
+        "batcher": [
+            "bench.batcher",
+            "--json",
+            str(out / "batcher.json"),
+            *(["--requests", "48", "--rounds", "1"] if quick else []),
+        ],
     }
 
 
@@ -69,7 +75,9 @@ def machine() -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true")
-    parser.add_argument("--only", nargs="*", help="subset: vision embedder search startup http")
+    parser.add_argument(
+        "--only", nargs="*", help="subset: vision embedder search startup http batcher"
+    )
     args = parser.parse_args(argv)
     # Quick runs never overwrite the full results that bench/README.md quotes.
     out = RESULTS / "quick" if args.quick else RESULTS
