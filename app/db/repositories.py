@@ -88,17 +88,26 @@ def collection_stats(session: Session, collections: Sequence[Collection]) -> lis
     ]
 
 
+def _page(
+    session: Session,
+    query: sa.Select[Any],
+    order: tuple[Any, ...],
+    limit: int,
+    offset: int,
+) -> tuple[list[Any], int]:
+    """One page of `query` in a stable order (ties broken by id), and the total it pages over."""
+    total = session.scalar(sa.select(sa.func.count()).select_from(query.subquery())) or 0
+    rows = session.scalars(query.order_by(*order).limit(limit).offset(offset)).all()
+    return list(rows), total
+
+
 def list_collections(
     session: Session, *, limit: int, offset: int, only_id: uuid.UUID | None = None
 ) -> tuple[list[Collection], int]:
     query = sa.select(Collection)
     if only_id is not None:
         query = query.where(Collection.id == only_id)
-    total = session.scalar(sa.select(sa.func.count()).select_from(query.subquery())) or 0
-    rows = session.scalars(
-        query.order_by(Collection.created_at, Collection.id).limit(limit).offset(offset)
-    ).all()
-    return list(rows), total
+    return _page(session, query, (Collection.created_at, Collection.id), limit, offset)
 
 
 def delete_collection(session: Session, collection: Collection) -> int:
@@ -170,11 +179,7 @@ def list_identities(
     query = sa.select(Identity).where(Identity.collection_id == collection_id)
     if external_id is not None:
         query = query.where(Identity.external_id == external_id)
-    total = session.scalar(sa.select(sa.func.count()).select_from(query.subquery())) or 0
-    rows = session.scalars(
-        query.order_by(Identity.created_at, Identity.id).limit(limit).offset(offset)
-    ).all()
-    return list(rows), total
+    return _page(session, query, (Identity.created_at, Identity.id), limit, offset)
 
 
 def face_counts(session: Session, identity_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, int]:
@@ -235,9 +240,7 @@ def list_faces(
     session: Session, *, identity_id: uuid.UUID, limit: int, offset: int
 ) -> tuple[list[Face], int]:
     query = sa.select(Face).where(Face.identity_id == identity_id)
-    total = session.scalar(sa.select(sa.func.count()).select_from(query.subquery())) or 0
-    rows = session.scalars(query.order_by(Face.id).limit(limit).offset(offset)).all()
-    return list(rows), total
+    return _page(session, query, (Face.id,), limit, offset)
 
 
 def get_face(session: Session, *, identity_id: uuid.UUID, face_id: int) -> Face | None:
@@ -405,11 +408,7 @@ def list_api_keys(
     query = sa.select(ApiKey)
     if collection_id is not None:
         query = query.where(ApiKey.collection_id == collection_id)
-    total = session.scalar(sa.select(sa.func.count()).select_from(query.subquery())) or 0
-    rows = session.scalars(
-        query.order_by(ApiKey.created_at, ApiKey.id).limit(limit).offset(offset)
-    ).all()
-    return list(rows), total
+    return _page(session, query, (ApiKey.created_at, ApiKey.id), limit, offset)
 
 
 def touch_api_key(session: Session, key_id: uuid.UUID, when: datetime) -> None:
