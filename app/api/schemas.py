@@ -177,28 +177,27 @@ class QualityOut(ApiModel):
 SHA256_EXAMPLE = "3f1f5bbf2d0f8b7bb6b0a3fd6d9e8ccf1c8f4ad1b4e4e0c8d2a6b9f0e7c3d2a1"
 
 
+_FACE_OUT_EXAMPLE: dict[str, Any] = {
+    "id": 1,
+    "identity_id": "2c667887-533b-43bb-824a-6b981f8b75fd",
+    "model_id": "dlib-resnet-v1@55533b28",
+    "box": {"x": 631.5, "y": 244.1, "width": 283.1, "height": 364.5},
+    "quality": {
+        "detection_score": 1.0,
+        "interocular_px": 124.5,
+        "sharpness": 232.9,
+        "pose": 0.225,
+        "brightness": 102.1,
+    },
+    "content_sha256": SHA256_EXAMPLE,
+    "created_at": "2026-11-29T19:13:23.515171Z",
+}
+
+
 class FaceOut(ApiModel):
     model_config = ConfigDict(
         from_attributes=True,
-        json_schema_extra={
-            "examples": [
-                {
-                    "id": 1,
-                    "identity_id": "2c667887-533b-43bb-824a-6b981f8b75fd",
-                    "model_id": "dlib-resnet-v1@55533b28",
-                    "box": {"x": 631.5, "y": 244.1, "width": 283.1, "height": 364.5},
-                    "quality": {
-                        "detection_score": 1.0,
-                        "interocular_px": 124.5,
-                        "sharpness": 232.9,
-                        "pose": 0.225,
-                        "brightness": 102.1,
-                    },
-                    "content_sha256": SHA256_EXAMPLE,
-                    "created_at": "2026-11-29T19:13:23.515171Z",
-                }
-            ]
-        },
+        json_schema_extra={"examples": [_FACE_OUT_EXAMPLE]},
     )
 
     id: int
@@ -227,23 +226,7 @@ class EnrollOut(ApiModel):
         json_schema_extra={
             "examples": [
                 {
-                    "faces": [
-                        {
-                            "id": 1,
-                            "identity_id": "2c667887-533b-43bb-824a-6b981f8b75fd",
-                            "model_id": "dlib-resnet-v1@55533b28",
-                            "box": {"x": 631.5, "y": 244.1, "width": 283.1, "height": 364.5},
-                            "quality": {
-                                "detection_score": 1.0,
-                                "interocular_px": 124.5,
-                                "sharpness": 232.9,
-                                "pose": 0.225,
-                                "brightness": 102.1,
-                            },
-                            "content_sha256": SHA256_EXAMPLE,
-                            "created_at": "2026-11-29T19:13:23.515171Z",
-                        }
-                    ],
+                    "faces": [_FACE_OUT_EXAMPLE],
                     "rejected": [
                         {
                             "index": 1,
