@@ -1,10 +1,11 @@
 """Our MTCNN + template alignment reproduces dlib's own face chips.
 
-dlib's example chips (tests/fixtures/photos/chips, and all 55 of ../shared/.../dlib_johns) were
-cut by dlib's get_face_chip. Aligning such a chip again with our pipeline must give (nearly) the
-identity map. Tolerances, from the spread over the 55 shared chips (worst case in brackets): scale
-within 10% (0.94-1.09), rotation within 5° (2.7°), chip centre moved at most 5 px (3.9 px), mean
-absolute pixel difference over the inner 120×120 at most 20 of 255 (18.2; median 10.3).
+dlib's example chips (tests/fixtures/photos/chips, and all 55 of
+$FACEMATCH_DATA/photos/identities/dlib_johns) were cut by dlib's get_face_chip. Aligning such a
+chip again with our pipeline must give (nearly) the identity map. Tolerances, from the spread over
+the 55 shared chips (worst case in brackets): scale within 10% (0.94-1.09), rotation within 5°
+(2.7°), chip centre moved at most 5 px (3.9 px), mean absolute pixel difference over the inner
+120×120 at most 20 of 255 (18.2; median 10.3).
 """
 
 from __future__ import annotations
