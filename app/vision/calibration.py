@@ -7,6 +7,7 @@ different-person pairs that scored at or above it; small, committed, with its pr
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -57,3 +58,83 @@ class FarCalibration:
         log_fars = np.log(np.maximum(self.fars, floor))
         value = float(np.exp(np.interp(similarity, self.similarities, log_fars)))
         return float(min(1.0, max(floor, value)))
+
+
+# The score a foreign 0-1 scale gives facematch's default operating point. 0.67 is DeepStack's own
+# default `min_confidence`, the strictest of the common client defaults (deepstack-python 0.45,
+# CompreFace 0.5, Double Take 0.60), so an unconfigured DeepStack client accepts exactly what
+# `/v1` accepts by default, and every lower client default still lands between 1e-2 and the
+# default FAR (with the committed table: 0.45 -> FAR 9.7e-3, see docs/compat.md).
+DEFAULT_POINT_SCORE = 0.67
+
+
+@dataclass(frozen=True, slots=True)
+class ForeignScale:
+    """One monotone 0-1 score for the APIs whose clients compare to their own 0-1 defaults.
+
+    DeepStack's `confidence`, CompreFace's `similarity` and (x100) Rekognition's `Similarity` are
+    all this score. It is a function of the calibrated false-accept rate, never of the raw cosine
+    (a naive `(cos + 1) / 2` puts the typical impostor, cosine ~0.8, above every client default):
+
+    - score 0 is FAR 1 (every impostor pair scores at least this),
+    - from FAR 1 down to the calibration's default FAR the score climbs linearly in log10(FAR)
+      to `DEFAULT_POINT_SCORE`,
+    - from there to the table's resolution floor (one impostor pair in the measured set) it
+      climbs linearly in log10(FAR) to 1.
+
+    Both anchors (default FAR, floor) come from the calibration table at load time, so a
+    re-calibrated pipeline moves the mapping with it. The score is non-decreasing in similarity
+    (flat where the measured FAR is flat, and 1 beyond the floor).
+    """
+
+    calibration: FarCalibration
+
+    @property
+    def _decades_default(self) -> float:
+        return -math.log10(self.calibration.default_far)
+
+    @property
+    def _decades_floor(self) -> float:
+        return -math.log10(self.calibration.far_floor)
+
+    def score_for_far(self, far: float) -> float:
+        decades = -math.log10(min(1.0, max(far, self.calibration.far_floor)))
+        d0, d1 = self._decades_default, self._decades_floor
+        if decades <= d0:
+            score = DEFAULT_POINT_SCORE * decades / d0
+        else:
+            score = DEFAULT_POINT_SCORE + (1 - DEFAULT_POINT_SCORE) * (decades - d0) / (d1 - d0)
+        return float(min(1.0, max(0.0, score)))
+
+    def far_for_score(self, score: float) -> float:
+        """The FAR a client accepting `score >= score` gets (the inverse of `score_for_far`)."""
+        if not 0.0 <= score <= 1.0:
+            raise ValueError("score must be within [0, 1]")
+        d0, d1 = self._decades_default, self._decades_floor
+        if score <= DEFAULT_POINT_SCORE:
+            decades = d0 * score / DEFAULT_POINT_SCORE
+        else:
+            decades = d0 + (d1 - d0) * (score - DEFAULT_POINT_SCORE) / (1 - DEFAULT_POINT_SCORE)
+        return float(10.0**-decades)
+
+    def score(self, similarity: float) -> float:
+        """Cosine similarity -> score in [0, 1]."""
+        return self.score_for_far(self.calibration.estimate_far(similarity))
+
+    def similarity_for_score(self, score: float) -> float:
+        """The lowest cosine whose score reaches `score` (a client threshold as a cosine).
+
+        Bisection on the monotone `score`: exact to 1e-6, whatever shape the table has.
+        """
+        if not 0.0 <= score <= 1.0:
+            raise ValueError("score must be within [0, 1]")
+        lo, hi = -1.0, 1.0
+        if self.score(lo) >= score:
+            return lo
+        while hi - lo > 1e-6:
+            mid = (lo + hi) / 2
+            if self.score(mid) >= score:
+                hi = mid
+            else:
+                lo = mid
+        return hi

@@ -12,7 +12,7 @@ import numpy as np
 from app.stage_timing import stage_timer
 from app.vision.align import align_face, load_template
 from app.vision.batcher import EmbedBatcher
-from app.vision.calibration import CALIBRATION_FILE, FarCalibration
+from app.vision.calibration import CALIBRATION_FILE, FarCalibration, ForeignScale
 from app.vision.decode import DecodedImage, decode_image
 from app.vision.detector import (
     Detections,
@@ -58,6 +58,7 @@ class VisionPipeline:
         )
         self.template = template
         self.calibration = calibration
+        self.foreign_scale = ForeignScale(calibration)
         self.model_id = model_id
         self.embedding_dim = embedder.dim
         self.default_threshold = calibration.default_threshold
