@@ -36,6 +36,7 @@ from prometheus_client.exposition import choose_encoder
 from prometheus_client.registry import Collector
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from app.api.access import Public
 from app.stage_timing import recording
 
 REQUEST_ID_HEADER = "X-Request-ID"
@@ -271,6 +272,7 @@ def install_observability(
         metrics,
         methods=["GET"],
         operation_id="metrics-get",
+        dependencies=[Public],  # scraped without a key; deploy docs keep it off public networks
         tags=["operations"],
         summary="Prometheus metrics",
         description="Request counts and latencies by route and status, per-stage timings, faces "

@@ -72,10 +72,23 @@ def new_key_material() -> tuple[str, str]:
 
 
 def create_key(
-    *, session: Session, role: str, collection_id: uuid.UUID | None, name: str | None
+    *,
+    session: Session,
+    role: str,
+    collection_id: uuid.UUID | None,
+    name: str | None,
+    scope: uuid.UUID | None = None,
 ) -> tuple[ApiKey, str]:
+    """A new key; `scope` is the creating key's collection (None: an admin of every collection),
+    which may only create keys for that collection."""
     if role not in ROLES:
         raise ValueError(f"unknown role {role!r}")
+    if scope is not None:
+        if collection_id is None:
+            raise Forbidden("a collection-scoped key can only create keys for its collection")
+        if collection_id != scope:
+            # Another tenant's collection is reported as missing, so its existence does not leak.
+            raise NotFound(f"collection {collection_id} not found")
     if collection_id is not None:
         require_collection(session=session, collection_id=collection_id)
     key, prefix = new_key_material()

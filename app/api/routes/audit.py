@@ -9,7 +9,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Query
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
-from app.api.deps import CallerDep, SessionDep, SettingsDep
+from app.api.access import Admin
 from app.api.errors import problem_responses
 from app.api.paging import capped_limit
 from app.api.schemas import NO_CONTROL_CHARS, example_of
@@ -69,9 +69,7 @@ class AuditPage(BaseModel):
 
 @router.get("", name="list", responses=problem_responses("forbidden"))
 def list_audit_events(
-    caller: CallerDep,
-    session: SessionDep,
-    settings: SettingsDep,
+    ctx: Admin,
     limit: Annotated[
         int | None,
         Query(
@@ -94,12 +92,11 @@ def list_audit_events(
 ) -> AuditPage:
     """The audit trail, newest first. An admin key scoped to a collection sees that collection's
     events only. Page backwards with `before_id`."""
-    caller.require_role("admin")
-    if collection_id is not None:
-        caller.require_collection(collection_id)
-    limit = capped_limit(limit, default=DEFAULT_LIMIT, cap=settings.page_size_max)
+    # `Admin` has checked the role and that `collection_id`, if given, is in the key's scope.
+    caller = ctx.caller
+    limit = capped_limit(limit, default=DEFAULT_LIMIT, cap=ctx.settings.page_size_max)
     events = service.list_events(
-        session,
+        ctx.session,
         limit=limit,
         before_id=before_id,
         collection_id=collection_id,

@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from app.api.deps import CallerDep, PipelineDep, RunnerDep, SettingsDep
+from app.api.access import Reader
 from app.api.errors import RequestProblem, problem_responses
 from app.api.images import ImageBytes, image_body
 from app.api.presenters import detected_out
@@ -29,11 +29,8 @@ router = APIRouter(tags=["detection"])
     ),
 )
 def detect(
-    caller: CallerDep,
+    ctx: Reader,
     image: ImageBytes,
-    pipeline: PipelineDep,
-    runner: RunnerDep,
-    settings: SettingsDep,
     max_faces: Annotated[
         int | None, Query(ge=1, description="Default and most: the service limit shown.")
     ] = None,
@@ -42,11 +39,12 @@ def detect(
     ] = None,
 ) -> DetectOut:
     """Faces, largest first. A photo without faces gives `faces: []`."""
+    settings = ctx.settings
     if max_faces is not None and max_faces > settings.max_faces_per_image:
         raise RequestProblem(f"max_faces: at most {settings.max_faces_per_image}")
     faces = service.detect_faces(
-        pipeline=pipeline,
-        runner=runner,
+        pipeline=ctx.pipeline,
+        runner=ctx.runner,
         image=image,
         min_face_size=min_face_size or settings.min_face_size,
         max_faces=max_faces or settings.max_faces_per_image,

@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Path, Query, Response, status
 
-from app.api.deps import CallerDep, IndexDep, PipelineDep, RunnerDep, SessionDep, SettingsDep
+from app.api.access import Enroller, Reader
 from app.api.errors import problem_responses
 from app.api.images import ImageList, image_body
 from app.api.paging import PageDep
@@ -41,13 +41,8 @@ FaceId = Annotated[int, Path(ge=1, le=2**63 - 1)]
 def enroll_faces(
     collection_id: uuid.UUID,
     identity_id: uuid.UUID,
-    caller: CallerDep,
+    ctx: Enroller,
     images: ImageList,
-    session: SessionDep,
-    index: IndexDep,
-    pipeline: PipelineDep,
-    runner: RunnerDep,
-    settings: SettingsDep,
     face: Annotated[
         Literal["single", "largest"],
         Query(description="`single`: a photo must hold exactly one face; `largest`: take it."),
@@ -56,18 +51,16 @@ def enroll_faces(
     """Enroll one face per photo (field `image`, repeatable). Photos that cannot be used are
     listed in `rejected` with a reason code; when none can be used the answer is a 422 problem
     (`no_face`, `multiple_faces`, `low_quality`, `invalid_image`, ...) listing them all."""
-    caller.require_collection(collection_id)
-    caller.require_role("enroll")
     result = service.enroll_faces(
-        session=session,
-        index=index,
-        pipeline=pipeline,
-        runner=runner,
+        session=ctx.session,
+        index=ctx.index,
+        pipeline=ctx.pipeline,
+        runner=ctx.runner,
         collection_id=collection_id,
         identity_id=identity_id,
         images=images,
         largest_only=face == "largest",
-        min_face_size=settings.min_face_size,
+        min_face_size=ctx.settings.min_face_size,
     )
     return EnrollOut(
         faces=[face_out(r) for r in result.faces],
@@ -79,14 +72,12 @@ def enroll_faces(
 def list_faces(
     collection_id: uuid.UUID,
     identity_id: uuid.UUID,
-    caller: CallerDep,
-    session: SessionDep,
+    ctx: Reader,
     page: PageDep,
 ) -> Page[FaceOut]:
     """Enrolled faces (box, quality, model); templates never leave the service."""
-    caller.require_collection(collection_id)
     rows, total = service.list_faces(
-        session=session,
+        session=ctx.session,
         collection_id=collection_id,
         identity_id=identity_id,
         limit=page.limit,
@@ -108,15 +99,11 @@ def delete_face(
     collection_id: uuid.UUID,
     identity_id: uuid.UUID,
     face_id: FaceId,
-    caller: CallerDep,
-    session: SessionDep,
-    index: IndexDep,
+    ctx: Enroller,
 ) -> None:
-    caller.require_collection(collection_id)
-    caller.require_role("enroll")
     service.delete_face(
-        session=session,
-        index=index,
+        session=ctx.session,
+        index=ctx.index,
         collection_id=collection_id,
         identity_id=identity_id,
         face_id=face_id,

@@ -5,11 +5,13 @@ from __future__ import annotations
 import sqlalchemy as sa
 from fastapi import APIRouter, Request
 
+from app.api.access import Public
 from app.api.errors import problem_responses
 from app.api.schemas import HealthOut, ReadyOut
 from app.services.errors import ServiceError
 
-router = APIRouter(tags=["health"])
+# Probes answer anyone: orchestrators hold no key.
+router = APIRouter(tags=["health"], dependencies=[Public])
 
 
 @router.get("/healthz", name="live")

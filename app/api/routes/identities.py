@@ -7,7 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Response, status
 
-from app.api.deps import CallerDep, IndexDep, SessionDep
+from app.api.access import Enroller, Reader
 from app.api.errors import problem_responses
 from app.api.paging import PageDep
 from app.api.presenters import identity_out
@@ -23,14 +23,10 @@ router = APIRouter(prefix="/v1/collections/{collection_id}/identities", tags=["i
     status_code=status.HTTP_201_CREATED,
     responses=problem_responses("forbidden", "not_found", "conflict"),
 )
-def create_identity(
-    collection_id: uuid.UUID, body: IdentityCreate, caller: CallerDep, session: SessionDep
-) -> IdentityOut:
+def create_identity(collection_id: uuid.UUID, body: IdentityCreate, ctx: Enroller) -> IdentityOut:
     """Add a person; `external_id` (your own id) is unique within the collection."""
-    caller.require_collection(collection_id)
-    caller.require_role("enroll")
     view = service.create_identity(
-        session=session,
+        session=ctx.session,
         collection_id=collection_id,
         external_id=body.external_id,
         display_name=body.display_name,
@@ -42,8 +38,7 @@ def create_identity(
 @router.get("", name="list", responses=problem_responses("not_found"))
 def list_identities(
     collection_id: uuid.UUID,
-    caller: CallerDep,
-    session: SessionDep,
+    ctx: Reader,
     page: PageDep,
     external_id: Annotated[
         str | None,
@@ -52,9 +47,8 @@ def list_identities(
         ),
     ] = None,
 ) -> Page[IdentityOut]:
-    caller.require_collection(collection_id)
     items, total = service.list_identities(
-        session=session,
+        session=ctx.session,
         collection_id=collection_id,
         limit=page.limit,
         offset=page.offset,
@@ -66,12 +60,9 @@ def list_identities(
 
 
 @router.get("/{identity_id}", name="get", responses=problem_responses("not_found"))
-def get_identity(
-    collection_id: uuid.UUID, identity_id: uuid.UUID, caller: CallerDep, session: SessionDep
-) -> IdentityOut:
-    caller.require_collection(collection_id)
+def get_identity(collection_id: uuid.UUID, identity_id: uuid.UUID, ctx: Reader) -> IdentityOut:
     view = service.get_identity(
-        session=session, collection_id=collection_id, identity_id=identity_id
+        session=ctx.session, collection_id=collection_id, identity_id=identity_id
     )
     return identity_out(view)
 
@@ -82,17 +73,11 @@ def get_identity(
     responses=problem_responses("forbidden", "not_found", "conflict"),
 )
 def update_identity(
-    collection_id: uuid.UUID,
-    identity_id: uuid.UUID,
-    body: IdentityUpdate,
-    caller: CallerDep,
-    session: SessionDep,
+    collection_id: uuid.UUID, identity_id: uuid.UUID, body: IdentityUpdate, ctx: Enroller
 ) -> IdentityOut:
     """Change the fields sent; fields left out stay as they are."""
-    caller.require_collection(collection_id)
-    caller.require_role("enroll")
     view = service.update_identity(
-        session=session,
+        session=ctx.session,
         collection_id=collection_id,
         identity_id=identity_id,
         changes=body.model_dump(exclude_unset=True),
@@ -107,16 +92,8 @@ def update_identity(
     response_class=Response,
     responses=problem_responses("forbidden", "not_found"),
 )
-def delete_identity(
-    collection_id: uuid.UUID,
-    identity_id: uuid.UUID,
-    caller: CallerDep,
-    session: SessionDep,
-    index: IndexDep,
-) -> None:
+def delete_identity(collection_id: uuid.UUID, identity_id: uuid.UUID, ctx: Enroller) -> None:
     """Delete the person and every template of theirs, from SQL and from the index."""
-    caller.require_collection(collection_id)
-    caller.require_role("enroll")
     service.delete_identity(
-        session=session, index=index, collection_id=collection_id, identity_id=identity_id
+        session=ctx.session, index=ctx.index, collection_id=collection_id, identity_id=identity_id
     )

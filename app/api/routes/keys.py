@@ -6,12 +6,11 @@ import uuid
 
 from fastapi import APIRouter, Response, status
 
-from app.api.deps import CallerDep, SessionDep
+from app.api.access import Admin
 from app.api.errors import problem_responses
 from app.api.paging import PageDep
 from app.api.schemas import KeyCreate, KeyCreated, KeyOut, Page
 from app.services import keys as service
-from app.services.errors import Forbidden
 
 router = APIRouter(prefix="/v1/keys", tags=["keys"])
 
@@ -22,27 +21,28 @@ router = APIRouter(prefix="/v1/keys", tags=["keys"])
     status_code=status.HTTP_201_CREATED,
     responses=problem_responses("forbidden", "not_found"),
 )
-def create_key(body: KeyCreate, caller: CallerDep, session: SessionDep) -> KeyCreated:
+def create_key(body: KeyCreate, ctx: Admin) -> KeyCreated:
     """Create a key for one collection (or, with `collection_id: null`, for all of them).
     Roles: `identify` (detect, verify, identify, read) < `enroll` (+ identities and faces) <
     `admin` (+ collections and keys). The `key` is in this response only."""
-    caller.require_role("admin")
-    if caller.collection_id is not None:
-        if body.collection_id is None:
-            raise Forbidden("a collection-scoped key can only create keys for its collection")
-        caller.require_collection(body.collection_id)
     row, key = service.create_key(
-        session=session, role=body.role, collection_id=body.collection_id, name=body.name
+        session=ctx.session,
+        role=body.role,
+        collection_id=body.collection_id,
+        name=body.name,
+        scope=ctx.caller.collection_id,
     )
     return KeyCreated.model_validate({**KeyOut.model_validate(row).model_dump(), "key": key})
 
 
 @router.get("", name="list", responses=problem_responses("forbidden"))
-def list_keys(caller: CallerDep, session: SessionDep, page: PageDep) -> Page[KeyOut]:
+def list_keys(ctx: Admin, page: PageDep) -> Page[KeyOut]:
     """Keys this admin may manage (never the secrets)."""
-    caller.require_role("admin")
     rows, total = service.list_keys(
-        session=session, limit=page.limit, offset=page.offset, collection_id=caller.collection_id
+        session=ctx.session,
+        limit=page.limit,
+        offset=page.offset,
+        collection_id=ctx.caller.collection_id,
     )
     return Page(
         items=[KeyOut.model_validate(r) for r in rows],
@@ -59,7 +59,6 @@ def list_keys(caller: CallerDep, session: SessionDep, page: PageDep) -> Page[Key
     response_class=Response,
     responses=problem_responses("forbidden", "not_found"),
 )
-def revoke_key(key_id: uuid.UUID, caller: CallerDep, session: SessionDep) -> None:
+def revoke_key(key_id: uuid.UUID, ctx: Admin) -> None:
     """Revoke a key: it stops working at once and stays listed with `revoked_at`."""
-    caller.require_role("admin")
-    service.revoke_key(session=session, key_id=key_id, scope=caller.collection_id)
+    service.revoke_key(session=ctx.session, key_id=key_id, scope=ctx.caller.collection_id)

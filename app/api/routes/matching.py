@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query
 
-from app.api.deps import CallerDep, IndexDep, PipelineDep, RunnerDep, SessionDep, SettingsDep
+from app.api.access import Reader
 from app.api.errors import problem_responses
 from app.api.images import ImageBytes, ImagePair, image_body
 from app.api.presenters import identified_out, verification_out
@@ -37,13 +37,8 @@ _IMAGE_PROBLEMS = (
 )
 def identify(
     collection_id: uuid.UUID,
-    caller: CallerDep,
+    ctx: Reader,
     image: ImageBytes,
-    session: SessionDep,
-    index: IndexDep,
-    pipeline: PipelineDep,
-    runner: RunnerDep,
-    settings: SettingsDep,
     top_k: Annotated[int, Query(ge=1, le=100, description="Candidates per face.")] = 5,
     faces: Annotated[
         Literal["all", "largest"], Query(description="Search every face, or only the largest.")
@@ -52,15 +47,15 @@ def identify(
 ) -> IdentifyOut:
     """Who is in the photo? For each face: the best identities (best face each), and `match`,
     the first candidate when it reaches the threshold. A photo without faces gives `faces: []`."""
-    caller.require_collection(collection_id)
+    pipeline, settings = ctx.pipeline, ctx.settings
     used = service.resolve_threshold(
         requested=threshold, configured=settings.match_threshold, pipeline=pipeline
     )
     results = service.identify(
-        session=session,
-        index=index,
+        session=ctx.session,
+        index=ctx.index,
         pipeline=pipeline,
-        runner=runner,
+        runner=ctx.runner,
         collection_id=collection_id,
         image=image,
         top_k=top_k,
@@ -81,20 +76,18 @@ def identify(
     responses=problem_responses("no_face", *_IMAGE_PROBLEMS),
 )
 def verify(
-    caller: CallerDep,
+    ctx: Reader,
     images: ImagePair,
-    pipeline: PipelineDep,
-    runner: RunnerDep,
-    settings: SettingsDep,
     threshold: Threshold = None,
 ) -> VerifyOut:
     """Are the largest faces of `image_a` and `image_b` the same person?"""
+    pipeline, settings = ctx.pipeline, ctx.settings
     used = service.resolve_threshold(
         requested=threshold, configured=settings.match_threshold, pipeline=pipeline
     )
     result = service.verify_pair(
         pipeline=pipeline,
-        runner=runner,
+        runner=ctx.runner,
         image_a=images[0],
         image_b=images[1],
         threshold=used,
@@ -114,23 +107,19 @@ def verify(
 def verify_identity(
     collection_id: uuid.UUID,
     identity_id: uuid.UUID,
-    caller: CallerDep,
+    ctx: Reader,
     image: ImageBytes,
-    session: SessionDep,
-    pipeline: PipelineDep,
-    runner: RunnerDep,
-    settings: SettingsDep,
     threshold: Threshold = None,
 ) -> VerifyOut:
     """Is the largest face of `image` this identity (best of their enrolled faces)?"""
-    caller.require_collection(collection_id)
+    pipeline, settings = ctx.pipeline, ctx.settings
     used = service.resolve_threshold(
         requested=threshold, configured=settings.match_threshold, pipeline=pipeline
     )
     result = service.verify_identity(
-        session=session,
+        session=ctx.session,
         pipeline=pipeline,
-        runner=runner,
+        runner=ctx.runner,
         collection_id=collection_id,
         identity_id=identity_id,
         image=image,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from app.api.deps import CallerDep, PipelineDep, SettingsDep
+from app.api.access import Reader
 from app.api.errors import problem_responses
 from app.api.schemas import ModelOut, ModelsOut
 from app.services.matching import resolve_threshold
@@ -13,9 +13,11 @@ router = APIRouter(tags=["models"])
 
 
 @router.get("/v1/models", name="list", responses=problem_responses("models_unavailable"))
-def list_models(caller: CallerDep, pipeline: PipelineDep, settings: SettingsDep) -> ModelsOut:
-    del caller  # any valid key may read this
-    used = resolve_threshold(requested=None, configured=settings.match_threshold, pipeline=pipeline)
+def list_models(ctx: Reader) -> ModelsOut:
+    pipeline = ctx.pipeline
+    used = resolve_threshold(
+        requested=None, configured=ctx.settings.match_threshold, pipeline=pipeline
+    )
     return ModelsOut(
         models=[
             ModelOut(
