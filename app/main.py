@@ -15,6 +15,7 @@ from fastapi.routing import APIRoute
 from starlette.concurrency import run_in_threadpool
 
 from app import __version__
+from app.api import deepstack
 from app.api.body_limit import BodySizeLimit
 from app.api.errors import Problem, install_error_handlers
 from app.api.metrics import configure_json_logging, install_observability
@@ -55,6 +56,12 @@ _TAGS = [
     {"name": "models", "description": "The model in service and its thresholds."},
     {"name": "audit", "description": "Who did what to which ids (admin; no biometric data)."},
     {"name": "health", "description": "Liveness and readiness probes (no key needed)."},
+    {
+        "name": deepstack.TAG,
+        "description": "DeepStack's face API (`/v1/vision/face/...`) for its existing clients: "
+        "the key in the `api_key` form field, scores on facematch's calibrated 0-1 scale. "
+        "See docs/compat.md.",
+    },
 ]
 
 
@@ -176,6 +183,7 @@ def create_app(
     install_error_handlers(app)
     for module in (health, collections, identities, faces, matching, detect, keys, models, audit):
         app.include_router(module.router)
+    app.include_router(deepstack.router)
     _finish_openapi(app, settings)
     return app
 

@@ -7,6 +7,7 @@ handlers here turn the exception into a problem. `problem_responses()` documents
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass, field
 from http import HTTPStatus
 from typing import Any
 
@@ -122,23 +123,34 @@ def problem_responses(*codes: str, public: bool = False) -> dict[int | str, dict
     }
 
 
-def _service_error(_: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, ServiceError)
+@dataclass(frozen=True, slots=True)
+class ErrorInfo:
+    """What went wrong, independent of how a door writes it down: the stable `code`, the HTTP
+    status, a human `detail`, response headers (Retry-After) and extra problem members."""
+
+    code: str
+    status: int
+    detail: str
+    headers: dict[str, str] | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def _info(
+    code: str, detail: str, *, status: int | None = None, headers: dict[str, str] | None = None
+) -> ErrorInfo:
+    return ErrorInfo(code, status or STATUS_OF.get(code, 400), detail, headers)
+
+
+def _service_info(exc: ServiceError) -> ErrorInfo:
     headers = None
     if isinstance(exc, RateLimited):
         headers = {"Retry-After": str(max(1, round(exc.retry_after_s + 0.5)))}
     elif exc.code in ("inference_timeout", "database_unavailable"):
         headers = {"Retry-After": "5"}
-    return problem_response(exc.code, exc.detail, headers=headers, **exc.extra)
+    return ErrorInfo(exc.code, STATUS_OF.get(exc.code, 400), exc.detail, headers, dict(exc.extra))
 
 
-def _image_error(_: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, ImageError)
-    return problem_response(exc.code, exc.detail)
-
-
-def _validation_error(_: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, RequestValidationError)
+def _validation_info(exc: RequestValidationError) -> ErrorInfo:
     errors = [
         {
             "loc": [str(p) for p in e.get("loc", ())],
@@ -149,13 +161,11 @@ def _validation_error(_: Request, exc: Exception) -> JSONResponse:
     ]
     first = errors[0] if errors else {"loc": [], "msg": "invalid request"}
     where = ".".join(first["loc"])
-    return problem_response(
-        "validation_error", f"{where}: {first['msg']}" if where else first["msg"], errors=errors
-    )
+    detail = f"{where}: {first['msg']}" if where else str(first["msg"])
+    return ErrorInfo("validation_error", 422, detail, None, {"errors": errors})
 
 
-def _http_error(_: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, StarletteHTTPException)
+def _http_info(exc: StarletteHTTPException) -> ErrorInfo:
     code = {
         404: "not_found",
         405: "method_not_allowed",
@@ -166,48 +176,55 @@ def _http_error(_: Request, exc: Exception) -> JSONResponse:
     }.get(exc.status_code, "validation_error" if 400 <= exc.status_code < 500 else "internal_error")
     # A body FastAPI could not parse is a validation problem like any other: always 422.
     status = 422 if code == "validation_error" else exc.status_code
-    return problem_response(code, str(exc.detail), status=status, headers=exc.headers)
+    return ErrorInfo(code, status, str(exc.detail), exc.headers)
 
 
-def _database_down(_: Request, exc: Exception) -> JSONResponse:
-    log.warning("database unavailable: %s", type(exc).__name__)
+_DATABASE_DOWN = "the database is unreachable; try again shortly"
+
+
+def error_info(exc: Exception) -> ErrorInfo:
+    """Any exception a route can raise, described once for every door's error format."""
+    if isinstance(exc, ServiceError):
+        return _service_info(exc)
+    if isinstance(exc, ImageError):
+        return _info(exc.code, exc.detail)
+    if isinstance(exc, RequestValidationError):
+        return _validation_info(exc)
+    if isinstance(exc, StarletteHTTPException):
+        return _http_info(exc)
+    if isinstance(exc, DataError):
+        # Values the database refuses (out-of-range numbers, NUL bytes) are the caller's input.
+        return _info("validation_error", "a value was refused by the database")
+    if isinstance(exc, IntegrityError):
+        # Services check uniqueness first; this only catches a concurrent writer winning the race.
+        return _info("conflict", "the change conflicts with existing data")
+    if isinstance(exc, OperationalError | InterfaceError) or (
+        isinstance(exc, DBAPIError) and exc.connection_invalidated
+    ):
+        log.warning("database unavailable: %s", type(exc).__name__)
+        return _info("database_unavailable", _DATABASE_DOWN, headers={"Retry-After": "5"})
+    log.exception("unhandled error", exc_info=exc)
+    return _info("internal_error", "internal error")
+
+
+def _problem(_: Request, exc: Exception) -> JSONResponse:
+    info = error_info(exc)
     return problem_response(
-        "database_unavailable",
-        "the database is unreachable; try again shortly",
-        headers={"Retry-After": "5"},
+        info.code, info.detail, status=info.status, headers=info.headers, **info.extra
     )
 
 
-def _data_error(_: Request, exc: Exception) -> JSONResponse:
-    # Values the database refuses (out-of-range numbers, NUL bytes) are the caller's input.
-    return problem_response("validation_error", "a value was refused by the database")
-
-
-def _integrity_error(_: Request, exc: Exception) -> JSONResponse:
-    # Services check uniqueness first; this only catches a concurrent writer winning the race.
-    return problem_response("conflict", "the change conflicts with existing data")
-
-
-def _dbapi_error(request: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, DBAPIError)
-    if exc.connection_invalidated:
-        return _database_down(request, exc)
-    return _unexpected(request, exc)
-
-
-def _unexpected(_: Request, exc: Exception) -> JSONResponse:
-    log.exception("unhandled error", exc_info=exc)
-    return problem_response("internal_error", "internal error")
-
-
 def install_error_handlers(app: FastAPI) -> None:
-    app.add_exception_handler(ServiceError, _service_error)
-    app.add_exception_handler(ImageError, _image_error)
-    app.add_exception_handler(RequestValidationError, _validation_error)
-    app.add_exception_handler(StarletteHTTPException, _http_error)
-    app.add_exception_handler(DataError, _data_error)
-    app.add_exception_handler(OperationalError, _database_down)
-    app.add_exception_handler(InterfaceError, _database_down)
-    app.add_exception_handler(IntegrityError, _integrity_error)
-    app.add_exception_handler(DBAPIError, _dbapi_error)
-    app.add_exception_handler(Exception, _unexpected)
+    for kind in (
+        ServiceError,
+        ImageError,
+        RequestValidationError,
+        StarletteHTTPException,
+        DataError,
+        OperationalError,
+        InterfaceError,
+        IntegrityError,
+        DBAPIError,
+        Exception,
+    ):
+        app.add_exception_handler(kind, _problem)

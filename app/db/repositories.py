@@ -283,6 +283,89 @@ def face_owners(session: Session, face_ids: Iterable[int]) -> dict[int, FaceOwne
     return {fid: FaceOwner(fid, iid, ext, name) for fid, iid, ext, name in rows}
 
 
+def identity_names(
+    session: Session, *, collection_id: uuid.UUID
+) -> list[tuple[uuid.UUID, str | None]]:
+    """(id, external_id) of every identity of a collection, oldest first."""
+    rows = session.execute(
+        sa.select(Identity.id, Identity.external_id)
+        .where(Identity.collection_id == collection_id)
+        .order_by(Identity.created_at, Identity.id)
+    ).all()
+    return [(iid, ext) for iid, ext in rows]
+
+
+def list_collection_faces(
+    session: Session,
+    *,
+    collection_id: uuid.UUID,
+    identity_id: uuid.UUID | None,
+    limit: int,
+    offset: int,
+) -> tuple[list[FaceOwner], int]:
+    """Faces of a collection (of one identity when given) with their owners, by face id."""
+    query = (
+        sa.select(Face.id, Identity.id, Identity.external_id, Identity.display_name)
+        .join(Identity, Identity.id == Face.identity_id)
+        .where(Face.collection_id == collection_id)
+    )
+    if identity_id is not None:
+        query = query.where(Face.identity_id == identity_id)
+    total = session.scalar(sa.select(sa.func.count()).select_from(query.subquery())) or 0
+    rows = session.execute(query.order_by(Face.id).limit(limit).offset(offset)).all()
+    return [FaceOwner(fid, iid, ext, name) for fid, iid, ext, name in rows], total
+
+
+def collection_face(session: Session, *, collection_id: uuid.UUID, face_id: int) -> Face | None:
+    return session.scalar(
+        sa.select(Face).where(Face.id == face_id, Face.collection_id == collection_id)
+    )
+
+
+def face_template(session: Session, face: Face) -> np.ndarray:
+    return decode_template(face.template, model_id=face.model_id, keyring=session_keyring(session))
+
+
+def delete_faces_of(
+    session: Session, *, collection_id: uuid.UUID, identity_ids: Sequence[uuid.UUID]
+) -> int:
+    """Delete every face of the given identities (the identities stay); logs each delete.
+    Row by row through the ORM, so the audit trail records each face."""
+    if not identity_ids:
+        return 0
+    faces = session.scalars(
+        sa.select(Face).where(
+            Face.collection_id == collection_id, Face.identity_id.in_(identity_ids)
+        )
+    ).all()
+    if faces:
+        _lock_change_log(session)
+        _log_changes(session, collection_id, [f.id for f in faces], "delete")
+        for face in faces:
+            session.delete(face)
+        session.flush()
+    return len(faces)
+
+
+def move_faces(session: Session, *, source: Identity, target: Identity) -> list[int]:
+    """Give every face of `source` to `target` (same collection); a photo `target` already holds
+    (same content hash) is deleted instead, so no identity holds one photo twice. Templates and
+    face ids stay, so the index needs no change except for those deletes. Returns the moved ids."""
+    held = known_hashes(session, identity_id=target.id)
+    faces = session.scalars(sa.select(Face).where(Face.identity_id == source.id)).all()
+    repeats = [f for f in faces if f.content_sha256 in held]
+    if repeats:
+        _lock_change_log(session)
+        _log_changes(session, source.collection_id, [f.id for f in repeats], "delete")
+        for face in repeats:
+            session.delete(face)
+    moved = [f for f in faces if f.content_sha256 not in held]
+    for face in moved:
+        face.identity_id = target.id
+    session.flush()
+    return [f.id for f in moved]
+
+
 # --- change log and index rebuild -----------------------------------------------------------
 
 

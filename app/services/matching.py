@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from app.db import repositories as repo
 from app.services import audit
 from app.services.collections import require_collection, require_compatible_model
-from app.services.errors import FaceRejected
+from app.services.errors import FaceRejected, NotFound
 from app.services.identities import require_identity
 from app.services.index_sync import IndexSync
 from app.services.inference import InferenceRunner
@@ -158,6 +158,72 @@ def verify_identity(
         face_b=None,
         face_id=ids[best],
     )
+
+
+@dataclass(frozen=True, slots=True)
+class FaceComparison:
+    face: Face
+    similarity: float
+
+
+def _compare(faces: list[Face], reference: np.ndarray) -> list[FaceComparison]:
+    return [FaceComparison(f, float(np.dot(f.template, reference))) for f in faces]  # type: ignore[arg-type]
+
+
+def compare_to_face(
+    *,
+    session: Session,
+    pipeline: VisionPipeline,
+    runner: InferenceRunner,
+    collection_id: uuid.UUID,
+    face_id: int,
+    image: bytes,
+    min_face_size: int,
+    max_faces: int,
+) -> list[FaceComparison]:
+    """Every face of the photo (largest first) against one enrolled face."""
+    _check_model(session, collection_id, pipeline)
+    stored = repo.collection_face(session, collection_id=collection_id, face_id=face_id)
+    if stored is None:
+        raise NotFound(f"face {face_id} not found")
+    reference = repo.face_template(session, stored)
+    identity_id = stored.identity_id
+    session.rollback()
+    faces = runner.run(pipeline.analyze, image, min_face_size=min_face_size, max_faces=max_faces)
+    if not faces:
+        raise FaceRejected("no face was found in image", code="no_face", field="image")
+    _audit(
+        session,
+        audit.VERIFY,
+        collection_id=collection_id,
+        target_id=identity_id,
+        details={"face_id": face_id, "faces": len(faces)},
+    )
+    return _compare(faces, reference)
+
+
+def compare_photos(
+    *,
+    pipeline: VisionPipeline,
+    runner: InferenceRunner,
+    source: bytes,
+    target: bytes,
+    min_face_size: int,
+    max_faces: int,
+) -> tuple[Face, list[FaceComparison]]:
+    """The largest face of `source` against every face of `target` (largest first); both photos
+    are analysed concurrently."""
+    source_faces, target_faces = runner.run_many(
+        [
+            lambda: pipeline.analyze(source, min_face_size=min_face_size, largest_only=True),
+            lambda: pipeline.analyze(target, min_face_size=min_face_size, max_faces=max_faces),
+        ]
+    )
+    for field, faces in (("source_image", source_faces), ("target_image", target_faces)):
+        if not faces:
+            raise FaceRejected(f"no face was found in {field}", code="no_face", field=field)
+    reference = source_faces[0].template
+    return source_faces[0], _compare(target_faces, reference)  # type: ignore[arg-type]
 
 
 def _check_model(session: Session, collection_id: uuid.UUID, pipeline: VisionPipeline) -> None:
