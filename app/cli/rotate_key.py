@@ -71,4 +71,3 @@ def _pending(report: RotationReport) -> int:
 def register(cli: typer.Typer) -> None:
     """Add the command to the main `facematch` application."""
     cli.command("rotate-key")(rotate_key)
-

@@ -14,7 +14,7 @@ from typing import Any
 from fastapi import Request, Response
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from app.api.errors import error_info
 
@@ -36,7 +36,13 @@ class DeepStackError(Exception):
         self.status = status
 
 
-class ErrorOut(BaseModel):
+class DeepStackErrorOut(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{"success": False, "error": "Incorrect api key", "duration": 0.0}]
+        }
+    )
+
     success: bool = Field(False, description="Always false on errors.")
     error: str = Field(description="DeepStack's message, e.g. `Incorrect api key`.")
     duration: float = 0.0
@@ -50,7 +56,7 @@ def error_response(exc: Exception) -> JSONResponse:
         status = 400 if info.status == 422 else info.status
         message = _MESSAGES.get(info.code, info.detail)
         headers = info.headers
-    body = ErrorOut(error=message).model_dump()
+    body = DeepStackErrorOut(error=message).model_dump()
     return JSONResponse(body, status_code=status, headers=headers)
 
 
@@ -79,6 +85,6 @@ def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
         503: "Models or database unavailable, or analysis timed out (Retry-After)",
     }
     return {
-        s: {"model": ErrorOut, "description": descriptions[s]}
+        s: {"model": DeepStackErrorOut, "description": descriptions[s]}
         for s in sorted({400, 401, 429, 503, *statuses})
     }

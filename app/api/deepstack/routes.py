@@ -16,29 +16,30 @@ from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Depends
 
+from app.api.access import Context, access
 from app.api.deepstack.errors import DeepStackError, DeepStackRoute, error_responses
 from app.api.deepstack.form import DeepStackForm, FormDep, form_api_key
 from app.api.deepstack.schemas import (
-    DeleteOut,
-    DetectedFaceOut,
-    DetectOut,
-    FaceListOut,
-    MatchOut,
-    MessageOut,
-    RecognizedFaceOut,
-    RecognizeOut,
+    DeepStackDeleteOut,
+    DeepStackDetectedFaceOut,
+    DeepStackDetectOut,
+    DeepStackFaceListOut,
+    DeepStackMatchOut,
+    DeepStackMessageOut,
+    DeepStackRecognizedFaceOut,
+    DeepStackRecognizeOut,
 )
-from app.api.door_access import Context, door_access
 from app.services import matching, subjects
 from app.services.errors import FaceRejected
 from app.services.scores import foreign_score, foreign_threshold
 from app.vision.types import Box
 
-TAG = "DeepStack"
+TAG = "deepstack"
+PROTOCOL = {"x-protocol": TAG}  # marks operations that speak another API's wire format
 router = APIRouter(tags=[TAG], route_class=DeepStackRoute)
 
-Reader = Annotated[Context, Depends(door_access("identify", credentials=form_api_key))]
-Enroller = Annotated[Context, Depends(door_access("enroll", credentials=form_api_key))]
+Reader = Annotated[Context, Depends(access("identify", credentials=form_api_key))]
+Enroller = Annotated[Context, Depends(access("enroll", credentials=form_api_key))]
 
 # DeepStack's server defaults: face detection keeps faces at 0.55 and up, recognition names
 # users at 0.67 and up (on facematch's calibrated scale: FAR 1e-3, docs/compat.md).
@@ -54,7 +55,12 @@ def _form_body(*fields: tuple[str, dict[str, Any]], required: tuple[str, ...]) -
         "api_key": {"type": "string", "description": "A collection-scoped facematch key."},
         **dict(fields),
     }
+    example = {
+        "api_key": "fm_2b1c0e7a9d44_…",
+        **{n: _EXAMPLES[n] for n in properties if n in _EXAMPLES},
+    }
     return {
+        **PROTOCOL,
         "requestBody": {
             "required": True,
             "content": {
@@ -63,11 +69,15 @@ def _form_body(*fields: tuple[str, dict[str, Any]], required: tuple[str, ...]) -
                         "type": "object",
                         "required": ["api_key", *required],
                         "properties": properties,
-                    }
+                    },
+                    "example": example,
                 }
             },
-        }
+        },
     }
+
+
+_EXAMPLES = {"userid": "obama", "min_confidence": 0.67}
 
 
 _IMAGE = ("image", {"type": "string", "format": "binary"})
@@ -135,7 +145,7 @@ def _corners(box: Box) -> dict[str, int]:
     ),
     responses=error_responses(413),
 )
-def detect(ctx: Reader, form: FormDep) -> DetectOut:
+def detect(ctx: Reader, form: FormDep) -> DeepStackDetectOut:
     """Faces in the photo, largest first; no face gives `predictions: []`."""
     started = perf_counter()
     image = _image(form)
@@ -147,9 +157,9 @@ def detect(ctx: Reader, form: FormDep) -> DetectOut:
         min_face_size=ctx.settings.min_face_size,
         max_faces=ctx.settings.max_faces_per_image,
     )
-    return DetectOut(
+    return DeepStackDetectOut(
         predictions=[
-            DetectedFaceOut(confidence=round(f.score, 4), **_corners(f.box))
+            DeepStackDetectedFaceOut(confidence=round(f.score, 4), **_corners(f.box))
             for f in faces
             if f.score >= min_confidence
         ],
@@ -171,7 +181,7 @@ def detect(ctx: Reader, form: FormDep) -> DetectOut:
     ),
     responses=error_responses(403, 413),
 )
-def recognize(ctx: Reader, form: FormDep) -> RecognizeOut:
+def recognize(ctx: Reader, form: FormDep) -> DeepStackRecognizeOut:
     """Every face of the photo with its best userid, or `unknown` with confidence 0 below
     `min_confidence`. No face gives `predictions: []`."""
     started = perf_counter()
@@ -202,9 +212,11 @@ def recognize(ctx: Reader, form: FormDep) -> RecognizeOut:
                 userid = subjects.name_of(best.identity_id, best.external_id)
                 confidence = round(score, 4)
         predictions.append(
-            RecognizedFaceOut(confidence=confidence, userid=userid, **_corners(result.face.box))
+            DeepStackRecognizedFaceOut(
+                confidence=confidence, userid=userid, **_corners(result.face.box)
+            )
         )
-    return RecognizeOut(predictions=predictions, duration=perf_counter() - started)
+    return DeepStackRecognizeOut(predictions=predictions, duration=perf_counter() - started)
 
 
 @_post(
@@ -218,7 +230,7 @@ def recognize(ctx: Reader, form: FormDep) -> RecognizeOut:
     ),
     responses=error_responses(403, 413),
 )
-def register(ctx: Enroller, form: FormDep) -> MessageOut:
+def register(ctx: Enroller, form: FormDep) -> DeepStackMessageOut:
     """Each photo (file fields under any name) becomes a face of the identity whose external_id
     is `userid`, created on first use; earlier photos are kept (DeepStack replaced them)."""
     started = perf_counter()
@@ -250,7 +262,7 @@ def register(ctx: Enroller, form: FormDep) -> MessageOut:
             raise DeepStackError("no face detected") from exc
         else:
             raise
-    return MessageOut(message="face added", duration=perf_counter() - started)
+    return DeepStackMessageOut(message="face added", duration=perf_counter() - started)
 
 
 @_post(
@@ -260,10 +272,10 @@ def register(ctx: Enroller, form: FormDep) -> MessageOut:
     openapi_extra=_form_body(required=()),
     responses=error_responses(403),
 )
-def list_faces(ctx: Reader) -> FaceListOut:
+def list_faces(ctx: Reader) -> DeepStackFaceListOut:
     started = perf_counter()
     names = subjects.names(session=ctx.session, collection_id=subjects.face_store(ctx.caller))
-    return FaceListOut(faces=names, duration=perf_counter() - started)
+    return DeepStackFaceListOut(faces=names, duration=perf_counter() - started)
 
 
 @_post(
@@ -273,7 +285,7 @@ def list_faces(ctx: Reader) -> FaceListOut:
     openapi_extra=_form_body(_USERID, required=("userid",)),
     responses=error_responses(403),
 )
-def delete(ctx: Enroller, form: FormDep) -> DeleteOut:
+def delete(ctx: Enroller, form: FormDep) -> DeepStackDeleteOut:
     """Removes the identity and every face of it; an unknown userid is not an error."""
     started = perf_counter()
     collection_id = subjects.face_store(ctx.caller)
@@ -283,7 +295,7 @@ def delete(ctx: Enroller, form: FormDep) -> DeleteOut:
     subjects.delete(
         session=ctx.session, index=ctx.index, collection_id=collection_id, subject=userid
     )
-    return DeleteOut(duration=perf_counter() - started)
+    return DeepStackDeleteOut(duration=perf_counter() - started)
 
 
 @_post(
@@ -297,7 +309,7 @@ def delete(ctx: Enroller, form: FormDep) -> DeleteOut:
     ),
     responses=error_responses(413),
 )
-def match(ctx: Reader, form: FormDep) -> MatchOut:
+def match(ctx: Reader, form: FormDep) -> DeepStackMatchOut:
     """The largest face of each photo; `similarity` is the calibrated score."""
     started = perf_counter()
     if not form.files:
@@ -321,7 +333,7 @@ def match(ctx: Reader, form: FormDep) -> MatchOut:
         )
     except FaceRejected as exc:
         raise DeepStackError("no face found") from exc
-    return MatchOut(
+    return DeepStackMatchOut(
         similarity=round(foreign_score(result.similarity, pipeline=pipeline), 4),
         duration=perf_counter() - started,
     )

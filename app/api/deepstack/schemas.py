@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 _DURATION = "Seconds the request took on the server."
+_BOX = {"x_min": 631, "y_min": 240, "x_max": 915, "y_max": 605}
 
 
-class DetectedFaceOut(BaseModel):
+def _example(value: dict[str, object]) -> ConfigDict:
+    return ConfigDict(json_schema_extra={"examples": [value]})
+
+
+class DeepStackDetectedFaceOut(BaseModel):
     confidence: float = Field(description="Detector confidence that this is a face (0-1).")
     x_min: int
     y_min: int
@@ -15,13 +20,17 @@ class DetectedFaceOut(BaseModel):
     y_max: int
 
 
-class DetectOut(BaseModel):
+class DeepStackDetectOut(BaseModel):
+    model_config = _example(
+        {"success": True, "predictions": [{"confidence": 0.9995, **_BOX}], "duration": 0.041}
+    )
+
     success: bool = True
-    predictions: list[DetectedFaceOut]
+    predictions: list[DeepStackDetectedFaceOut]
     duration: float = Field(description=_DURATION)
 
 
-class RecognizedFaceOut(BaseModel):
+class DeepStackRecognizedFaceOut(BaseModel):
     confidence: float = Field(
         description="facematch's calibrated score (docs/compat.md); 0 for `unknown`."
     )
@@ -32,30 +41,46 @@ class RecognizedFaceOut(BaseModel):
     y_max: int
 
 
-class RecognizeOut(BaseModel):
+class DeepStackRecognizeOut(BaseModel):
+    model_config = _example(
+        {
+            "success": True,
+            "predictions": [{"confidence": 0.8123, "userid": "obama", **_BOX}],
+            "duration": 0.052,
+        }
+    )
+
     success: bool = True
-    predictions: list[RecognizedFaceOut]
+    predictions: list[DeepStackRecognizedFaceOut]
     duration: float = Field(description=_DURATION)
 
 
-class MessageOut(BaseModel):
+class DeepStackMessageOut(BaseModel):
+    model_config = _example({"success": True, "message": "face added", "duration": 0.087})
+
     success: bool = True
     message: str = Field(description="`face added`.")
     duration: float = Field(description=_DURATION)
 
 
-class FaceListOut(BaseModel):
+class DeepStackFaceListOut(BaseModel):
+    model_config = _example({"success": True, "faces": ["obama", "biden"], "duration": 0.002})
+
     success: bool = True
     faces: list[str] = Field(description="The userids of the face store.")
     duration: float = Field(description=_DURATION)
 
 
-class DeleteOut(BaseModel):
+class DeepStackDeleteOut(BaseModel):
+    model_config = _example({"success": True, "duration": 0.004})
+
     success: bool = True
     duration: float = Field(description=_DURATION)
 
 
-class MatchOut(BaseModel):
+class DeepStackMatchOut(BaseModel):
+    model_config = _example({"success": True, "similarity": 0.8532, "duration": 0.093})
+
     success: bool = True
     similarity: float = Field(description="facematch's calibrated score of the two faces (0-1).")
     duration: float = Field(description=_DURATION)
