@@ -156,6 +156,10 @@ def test_match_and_delete_as_raw_posts(enrolled: Tenants) -> None:
 
 
 def test_identities_are_ordinary_and_audited(enrolled: Tenants) -> None:
+    ds = client(enrolled, enrolled.enroll_a)
+    ds.recognize(photo("obama/obama3.jpg"))
+    assert ds.register("audited", photo("biden/biden2.jpg")) == "face added"
+    post(enrolled, f"{BASE}/delete", key=enrolled.enroll_a, userid="audited")
     with enrolled.admin() as admin:
         names = {
             i["external_id"]
