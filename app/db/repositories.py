@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -395,6 +396,36 @@ def database_instance_id(session: Session) -> uuid.UUID | None:
 
 def last_change_seq(session: Session) -> int:
     return session.scalar(sa.select(sa.func.max(FaceChange.seq))) or 0
+
+
+# How many change-log rows up to a snapshot's seq its history digest covers. The row at the seq
+# alone would do (created_at differs between histories); a few more make a coincidence hopeless.
+_HISTORY_ROWS = 16
+
+
+def change_log_digest(session: Session, seq: int) -> str:
+    """SHA-256 of the last change-log rows at or below `seq` (seq, collection, face, op, time).
+
+    Two databases that share this digest share the history the rows describe; after a restore,
+    rows reusing the same seqs and face ids still differ in collection, face or time."""
+    rows = session.execute(
+        sa.select(
+            FaceChange.seq,
+            FaceChange.collection_id,
+            FaceChange.face_id,
+            FaceChange.op,
+            FaceChange.created_at,
+        )
+        .where(FaceChange.seq <= seq)
+        .order_by(FaceChange.seq.desc())
+        .limit(_HISTORY_ROWS)
+    ).all()
+    digest = hashlib.sha256()
+    for s, cid, fid, op, created_at in rows:
+        # Timezone dropped: SQLite returns naive UTC datetimes, PostgreSQL aware ones.
+        when = created_at.replace(tzinfo=None).isoformat() if created_at else ""
+        digest.update(f"{s}|{cid}|{fid}|{op}|{when}\n".encode())
+    return digest.hexdigest()
 
 
 def changes_after(session: Session, seq: int) -> list[LoggedChange]:

@@ -12,7 +12,7 @@ allocated early but committed late (PostgreSQL sequences do not commit in order)
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -122,25 +122,44 @@ class IndexRegistry:
                 self.mark_seq(self._last_seq - _SEQ_WINDOW // 2)
 
     # -------------------------------------------------------------- snapshots
-    def save_snapshot(self, directory: Path | None = None, *, tag: str = "") -> Path:
+    def save_snapshot(
+        self,
+        directory: Path | None = None,
+        *,
+        tag: str = "",
+        history: Callable[[int], str] | None = None,
+    ) -> Path:
         """Write every collection with the seq it includes; `tag` guards against loading a snapshot
-        made for another database or model (e.g. the model id plus the database URL's hash)."""
+        made for another database or model (e.g. the model id plus the database URL's hash), and
+        `history(seq)` digests the change log up to seq (checked again by `load_snapshot`)."""
         target = self._snapshot_path(directory)
         # Changes must not slip in between copying the indexes and reading last_seq.
         with self._lock:
             seq = self._last_seq
             indexes = dict(self._indexes)
             states = {cid: index.export_state() for cid, index in indexes.items()}
+        digest = history(seq) if history is not None else ""
         return snapshots.write(
-            target, snapshots.Snapshot(last_seq=seq, tag=tag, states=states), dim=self.dim
+            target,
+            snapshots.Snapshot(last_seq=seq, tag=tag, states=states, history=digest),
+            dim=self.dim,
         )
 
-    def load_snapshot(self, directory: Path | None = None, *, tag: str = "") -> bool:
+    def load_snapshot(
+        self,
+        directory: Path | None = None,
+        *,
+        tag: str = "",
+        accept: Callable[[int, str], bool] | None = None,
+    ) -> bool:
         """Replace all content with the snapshot; False (content untouched) when it is missing,
-        made for another tag or corrupt. Afterwards apply changes with seq > last_seq."""
+        made for another tag, corrupt, or `accept(last_seq, history)` refuses it (a snapshot of
+        another history). Afterwards apply changes with seq > last_seq."""
         try:
             snap = snapshots.read(self._snapshot_path(directory), dim=self.dim, tag=tag)
         except snapshots.SnapshotError:
+            return False
+        if accept is not None and not accept(snap.last_seq, snap.history):
             return False
         loaded = {
             cid: CollectionIndex.from_state(
@@ -161,6 +180,9 @@ class IndexRegistry:
         for index in old:
             index.cancel_rebuild()
         return True
+
+    def discard_snapshot(self, directory: Path | None = None) -> None:
+        snapshots.discard(self._snapshot_path(directory))
 
     # -------------------------------------------------------------- internals
     def _new_index(self) -> CollectionIndex:

@@ -9,6 +9,13 @@ Layout under the snapshot directory::
 A snapshot directory is written completely before CURRENT points at it, so a crash mid-write leaves
 the previous snapshot in force. Any mismatch (format, dimension, tag, checksum) reads as "no usable
 snapshot", and the caller falls back to a full rebuild.
+
+A snapshot also records `history`, a digest of the change log up to its seq (computed by the
+caller from SQL). Sequence numbers and face ids alone do not identify a history: after a database
+restore, new faces get the very ids and seqs the snapshot already holds for other people, and
+loading it would answer with the wrong person. The loader compares the digest with SQL's.
+
+Files hold decoded templates (biometric data): folders are created 0700 and files 0600.
 """
 
 from __future__ import annotations
@@ -26,7 +33,7 @@ import numpy as np
 
 from app.index.collection_index import IndexState
 
-FORMAT = 1
+FORMAT = 2  # 2: manifest carries `history`
 _CURRENT = "CURRENT"
 _CHUNK = 8 * 1024 * 1024
 
@@ -40,14 +47,15 @@ class Snapshot:
     last_seq: int
     tag: str
     states: dict[str, IndexState]
+    history: str = ""  # digest of the change log up to last_seq (see module docstring)
 
 
 def write(directory: Path, snapshot: Snapshot, *, dim: int) -> Path:
     """Write a snapshot and make it current; returns its folder. Older snapshots are removed."""
-    directory.mkdir(parents=True, exist_ok=True)
+    directory.mkdir(mode=0o700, parents=True, exist_ok=True)
     name = f"snap-{snapshot.last_seq}-{time.time_ns()}"
     tmp = directory / f".{name}.tmp"
-    tmp.mkdir()
+    tmp.mkdir(mode=0o700)
     collections: dict[str, dict[str, object]] = {}
     for i, (collection_id, state) in enumerate(sorted(snapshot.states.items())):
         files = {"ids": f"c{i}.ids.npy", "vectors": f"c{i}.vectors.npy"}
@@ -65,10 +73,12 @@ def write(directory: Path, snapshot: Snapshot, *, dim: int) -> Path:
         "dim": dim,
         "tag": snapshot.tag,
         "last_seq": snapshot.last_seq,
+        "history": snapshot.history,
         "collections": collections,
     }
     (tmp / "manifest.json").write_text(json.dumps(manifest, indent=1))
     _fsync_tree(tmp)
+    os.chmod(tmp, 0o700)  # mkdir's mode is masked by the umask
     final = directory / name
     os.replace(tmp, final)
     pointer = directory / f".{_CURRENT}.tmp"
@@ -107,7 +117,21 @@ def read(directory: Path, *, dim: int, tag: str = "") -> Snapshot:
         if ids.ndim != 1 or vectors.shape != (len(ids), dim):
             raise SnapshotError(f"inconsistent arrays for {collection_id} in {folder}")
         states[collection_id] = IndexState(ids, vectors, ann_index)
-    return Snapshot(last_seq=int(manifest["last_seq"]), tag=manifest.get("tag", ""), states=states)
+    return Snapshot(
+        last_seq=int(manifest["last_seq"]),
+        tag=manifest.get("tag", ""),
+        states=states,
+        history=str(manifest.get("history", "")),
+    )
+
+
+def discard(directory: Path) -> None:
+    """Remove the current snapshot and every other one: used when a rebuild supersedes them, so
+    a snapshot that did not fit this database can never be loaded by a later start."""
+    if not directory.is_dir():
+        return
+    (directory / _CURRENT).unlink(missing_ok=True)
+    _remove_others(directory, keep="")
 
 
 def _sha256(path: Path) -> str:
@@ -123,6 +147,7 @@ def _sha256(path: Path) -> str:
 
 def _fsync_tree(folder: Path) -> None:
     for path in folder.iterdir():
+        os.chmod(path, 0o600)
         with path.open("rb") as fh:
             os.fsync(fh.fileno())
 

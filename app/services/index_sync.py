@@ -53,26 +53,42 @@ class IndexSync:
             return total
 
     def start(self, session: Session, *, snapshot_dir: Path | None, model_id: str) -> str:
-        """Load the snapshot and replay later changes when one fits this database and model,
-        else rebuild from SQL. Returns how the index was built ("snapshot" or "rebuild")."""
+        """Load the snapshot and replay later changes when one fits this database, its history and
+        the model, else rebuild from SQL. Returns how the index was built ("snapshot" or
+        "rebuild")."""
         if snapshot_dir is not None:
             tag = self._tag(session, model_id)
-            session.rollback()
+
+            def same_history(seq: int, history: str) -> bool:
+                # A snapshot ahead of the change log belongs to a database that was rolled back;
+                # one whose last changes differ from SQL's belongs to another history (a restore
+                # followed by new writes reuses its seqs and face ids for other people).
+                return seq <= repo.last_change_seq(session) and history == (
+                    repo.change_log_digest(session, seq)
+                )
+
             with self._lock:
-                loaded = self.registry.load_snapshot(snapshot_dir, tag=tag)
-            # A snapshot ahead of the change log belongs to a database that was rolled back.
-            if loaded and self.registry.last_seq <= repo.last_change_seq(session):
+                loaded = self.registry.load_snapshot(snapshot_dir, tag=tag, accept=same_history)
+            session.rollback()
+            if loaded:
                 self.catch_up(session)
                 self.ready = True
                 return "snapshot"
+            # The snapshot does not fit; it must not load at a later start either, when the log
+            # may have grown past its seq with other faces under the same ids.
+            self.registry.discard_snapshot(snapshot_dir)
         self.rebuild(session)
         return "rebuild"
 
     def save_snapshot(self, session: Session, *, snapshot_dir: Path, model_id: str) -> None:
         tag = self._tag(session, model_id)
-        session.rollback()
         with self._lock:
-            self.registry.save_snapshot(snapshot_dir, tag=tag)
+            self.registry.save_snapshot(
+                snapshot_dir,
+                tag=tag,
+                history=lambda seq: repo.change_log_digest(session, seq),
+            )
+        session.rollback()
 
     @staticmethod
     def _tag(session: Session, model_id: str) -> str:
