@@ -4,7 +4,10 @@ onnxruntime releases the GIL, so a small pool gives real parallelism while bound
 are decoded and embedded at once (memory stays predictable under load).
 
 Each call runs in a copy of the submitting context, so the request's stage recorder
-(`app.stage_timing`) sees the timings taken inside the pool's threads.
+(`app.stage_timing`) sees the timings taken inside the pool's threads, and under the request's
+deadline (`app.vision.deadline`): when the caller gives up, the worker stops at the next
+checkpoint (the decoder's next input block, the next pipeline stage) instead of finishing work
+nobody reads, so a timed-out request does not keep its worker.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from time import monotonic
 from typing import TypeVar
 
 from app.services.errors import InferenceTimeout
+from app.vision import deadline as vision_deadline
 
 T = TypeVar("T")
 
@@ -31,18 +35,26 @@ class InferenceRunner:
 
     def run_many(self, calls: Sequence[Callable[[], T]]) -> list[T]:
         """Run several calls concurrently; one deadline covers them all. Exceptions propagate."""
-        futures: list[Future[T]] = [
-            self._pool.submit(contextvars.copy_context().run, call) for call in calls
-        ]
         deadline = monotonic() + self.timeout_s
+        futures: list[Future[T]] = [
+            self._pool.submit(contextvars.copy_context().run, _until, deadline, call)
+            for call in calls
+        ]
         try:
             return [f.result(timeout=max(0.0, deadline - monotonic())) for f in futures]
-        except FutureTimeout as exc:
+        except (FutureTimeout, vision_deadline.DeadlineExceeded) as exc:
+            # Either the wait ran out, or the work itself noticed the deadline first.
             for f in futures:
-                f.cancel()  # queued work is dropped; running work finishes in the background
+                f.cancel()  # queued work is dropped; running work stops at a checkpoint
             raise InferenceTimeout(
                 f"face analysis took longer than {self.timeout_s:g} s; try again later"
             ) from exc
 
     def shutdown(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)
+
+
+def _until(deadline: float, call: Callable[[], T]) -> T:
+    with vision_deadline.deadline_at(deadline):
+        vision_deadline.check()  # waited in the queue past the deadline: do not start
+        return call()

@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 
 from app.stage_timing import stage_timer
+from app.vision import deadline
 from app.vision.align import align_face, load_template
 from app.vision.batcher import EmbedBatcher
 from app.vision.calibration import CALIBRATION_FILE, FarCalibration, ForeignScale
@@ -158,6 +159,7 @@ class VisionPipeline:
         """
         if not faces:
             return []
+        deadline.check()
         with stage_timer("embed"):
             batch = np.stack(chips)
             templates = (
@@ -182,6 +184,7 @@ class VisionPipeline:
     ) -> tuple[list[Face], list[np.ndarray]]:
         pixels = decoded.pixels
         to_original = decoded.scale
+        deadline.check()
         with stage_timer("detect"):
             found = self.detect_pixels(
                 pixels, min_face_size=max(1, round(min_face_size / to_original))
@@ -195,6 +198,7 @@ class VisionPipeline:
         chips: list[np.ndarray] = []
         for i in order:
             points = found.landmarks[i].astype(np.float64)
+            deadline.check()
             with stage_timer("align"):
                 chip, _ = align_face(pixels, points, self.template)
             points_full = points * to_original
