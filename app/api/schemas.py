@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import re
 import uuid
 from datetime import UTC, datetime
 from typing import Annotated, Any, Generic, Literal, TypeVar
@@ -14,18 +16,77 @@ T = TypeVar("T")
 # NUL and other C0 controls are never meaningful in a name, and PostgreSQL refuses NUL. The
 # pattern tells clients (and fuzzers) the rule; the validator enforces it with a plainer message.
 NO_CONTROL_CHARS = r"^[^\x00-\x1f]*$"
+# Names (collection, external_id, display_name, key) also refuse DEL and C1 controls, the
+# invisible characters that spoof a name in a UI — bidirectional overrides and isolates (U+202A-E,
+# U+2066-9, U+200E/F, U+061C) and zero-width spaces and joiners-of-words (U+200B, U+2060-4,
+# U+FEFF) — and lone surrogates, which are not Unicode at all and break every JSON encoder.
+# ZWNJ/ZWJ (U+200C/D) stay allowed: Persian and Indic names and emoji need them.
+_SPOOFING = "\u061c\u200b\u200e\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff"
+NAME_CHARS = f"^[^\\x00-\\x1f\\x7f-\\x9f{_SPOOFING}]*$"
+_REFUSED_IN_NAMES = re.compile(f"[\x00-\x1f\x7f-\x9f{_SPOOFING}\ud800-\udfff]")
 
 
 def _no_control_chars(value: str | None) -> str | None:
-    if value is not None and any(ord(ch) < 32 for ch in value):
-        raise ValueError("control characters are not allowed")
+    if value is not None and (found := _REFUSED_IN_NAMES.search(value)):
+        raise ValueError(
+            f"U+{ord(found.group()):04X} is not allowed: control characters, bidirectional "
+            "overrides, zero-width spaces and lone surrogates can hide or fake a name"
+        )
     return value
 
 
 Text = Annotated[
     str,
-    Field(min_length=1, max_length=200, json_schema_extra={"pattern": NO_CONTROL_CHARS}),
+    Field(min_length=1, max_length=200, json_schema_extra={"pattern": NAME_CHARS}),
     AfterValidator(_no_control_chars),
+]
+
+# Identity metadata is the caller's free-form JSON, stored and returned verbatim; bounded so that
+# a page of identities stays small (500 x 16 KiB = 8 MiB at the page cap) and nesting stays
+# shallow enough for every JSON encoder on the way out.
+METADATA_MAX_BYTES = 16 * 1024
+METADATA_MAX_DEPTH = 16
+
+
+def _depth(value: Any) -> int:
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        node, level = stack.pop()
+        if isinstance(node, dict | list):
+            deepest = max(deepest, level)
+            if level > METADATA_MAX_DEPTH:
+                break
+            children = node.values() if isinstance(node, dict) else node
+            stack.extend((child, level + 1) for child in children)
+    return deepest
+
+
+def _storable_metadata(value: dict[str, Any] | None) -> dict[str, Any] | None:
+    """Refuse, before anything is stored, what would fail or bloat every later read."""
+    if value is None:
+        return None
+    if _depth(value) > METADATA_MAX_DEPTH:
+        raise ValueError(f"metadata is nested deeper than {METADATA_MAX_DEPTH} levels")
+    try:
+        encoded = json.dumps(value, allow_nan=False, ensure_ascii=False).encode("utf-8")
+    except ValueError as exc:
+        if isinstance(exc, UnicodeEncodeError):
+            raise ValueError("metadata holds a lone surrogate, which is not Unicode") from exc
+        raise ValueError("NaN and Infinity are not JSON numbers; send null or a string") from exc
+    if len(encoded) > METADATA_MAX_BYTES:
+        raise ValueError(
+            f"metadata is {len(encoded)} bytes as JSON; at most {METADATA_MAX_BYTES} are kept"
+        )
+    return value
+
+
+Metadata = Annotated[
+    dict[str, Any],
+    Field(
+        description=f"Free-form JSON object, returned as sent: at most {METADATA_MAX_BYTES} "
+        f"bytes as UTF-8 JSON and {METADATA_MAX_DEPTH} levels deep; no NaN or Infinity."
+    ),
+    AfterValidator(_storable_metadata),
 ]
 
 
@@ -122,7 +183,7 @@ class IdentityCreate(RequestModel):
     )
     external_id: Text | None = None
     display_name: Text | None = None
-    metadata: dict[str, Any] | None = None
+    metadata: Metadata | None = None
 
 
 class IdentityUpdate(IdentityCreate):

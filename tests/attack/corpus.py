@@ -193,6 +193,29 @@ def png_16bit_gray() -> bytes:
 
 
 @cache
+def png_16bit_gray_large(width: int = 8000, height: int = 5000) -> bytes:
+    """A flat 16-bit grey PNG of 40 MP, ~88 KB on the wire (issue 11: it cost ~1 GB to decode)."""
+    compressor = zlib.compressobj(9)
+    row = b"\x00" + b"\x80\x00" * width  # filter byte + big-endian 16-bit samples
+    parts = [compressor.compress(row) for _ in range(height)]
+    parts.append(compressor.flush())
+    return _png(width, height, b"".join(parts), depth=16)
+
+
+@cache
+def progressive_scan_bomb(scans: int = 2000, side: int = 6000) -> bytes:
+    """A valid progressive JPEG of side² grey pixels whose last scan — an AC refinement of a flat
+    image, so its entropy data is only EOB runs — is repeated: ~80 bytes per scan, and each scan
+    is a pass over the whole coefficient buffer (~0.23 s at 36 MP on the dev machine)."""
+    plain = _encode(Image.new("L", (side, side), 128), "JPEG", progressive=True, quality=90)
+    last_scan = plain.rindex(b"\xff\xda")
+    its_table = plain.rindex(b"\xff\xc4", 0, last_scan)
+    assert plain.endswith(b"\xff\xd9")
+    extra = plain[its_table:-2] * (scans - 6)  # Pillow's grey progression has 6 scans
+    return plain[:-2] + extra + b"\xff\xd9"
+
+
+@cache
 def palette_png() -> bytes:
     return _encode(upright_photo().quantize(colors=256), "PNG")
 
@@ -343,6 +366,14 @@ def _items() -> Iterator[HostileRequest]:
         DETECT,
         Expected(413, "image_too_large"),
         files=_image(png_bomb(), "bomb.png", "image/png"),
+    )
+    yield HostileRequest(
+        "progressive_scan_bomb",
+        "a valid 36 MP progressive JPEG with 2,000 near-empty scans in ~300 KB (minutes of decode)",
+        "POST",
+        DETECT,
+        Expected(413, "image_too_large"),
+        files=_image(progressive_scan_bomb()),
     )
     yield HostileRequest(
         "huge_declared_png",
@@ -582,14 +613,22 @@ def _items() -> Iterator[HostileRequest]:
         content_type="application/json",
     )
     yield HostileRequest(
+        "bidi_override_in_external_id",
+        "an RTL override makes `evil\u202egnp.exe` display as `evilexe.png` in a UI",
+        "POST",
+        IDENTITIES,
+        Expected(422, "validation_error"),
+        content=_json({"external_id": "Zoë-\u202eevil\u202c"}),
+    )
+    yield HostileRequest(
         "unicode_external_id",
-        "emoji, combining marks, RTL override and CJK must round-trip",
+        "emoji, combining marks, right-to-left text, ZWJ and CJK must round-trip",
         "POST",
         IDENTITIES,
         Expected(201, echo=("external_id", "display_name")),
         content=_json(
             {
-                "external_id": "Zoë-🙂-\u202eevil\u202c-名前-e\u0301",
+                "external_id": "Zoë-🙂-\u05e9\u05dc-👩\u200d💻-名前-e\u0301",
                 "display_name": "Ångström 🙂 \u05e9\u05dc\u05d5\u05dd",
             }
         ),
