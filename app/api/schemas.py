@@ -21,9 +21,9 @@ NO_CONTROL_CHARS = r"^[^\x00-\x1f]*$"
 # U+2066-9, U+200E/F, U+061C) and zero-width spaces and joiners-of-words (U+200B, U+2060-4,
 # U+FEFF) — and lone surrogates, which are not Unicode at all and break every JSON encoder.
 # ZWNJ/ZWJ (U+200C/D) stay allowed: Persian and Indic names and emoji need them.
-_SPOOFING = "\u061c\u200b\u200e\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff"
-NAME_CHARS = f"^[^\\x00-\\x1f\\x7f-\\x9f{_SPOOFING}]*$"
-_REFUSED_IN_NAMES = re.compile(f"[\x00-\x1f\x7f-\x9f{_SPOOFING}\ud800-\udfff]")
+_SPOOFING = r"\u061c\u200b\u200e\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff"
+NAME_CHARS = rf"^[^\x00-\x1f\x7f-\x9f{_SPOOFING}]*$"  # escapes, so the schema shows no invisibles
+_REFUSED_IN_NAMES = re.compile(rf"[\x00-\x1f\x7f-\x9f{_SPOOFING}\ud800-\udfff]")
 
 
 def _no_control_chars(value: str | None) -> str | None:
