@@ -398,6 +398,8 @@ def last_change_seq(session: Session) -> int:
     return session.scalar(sa.select(sa.func.max(FaceChange.seq))) or 0
 
 
+_CHANGE_COLUMNS = (FaceChange.seq, FaceChange.collection_id, FaceChange.face_id, FaceChange.op)
+
 # How many change-log rows up to a snapshot's seq its history digest covers. The row at the seq
 # alone would do (created_at differs between histories); a few more make a coincidence hopeless.
 _HISTORY_ROWS = 16
@@ -409,13 +411,7 @@ def change_log_digest(session: Session, seq: int) -> str:
     Two databases that share this digest share the history the rows describe; after a restore,
     rows reusing the same seqs and face ids still differ in collection, face or time."""
     rows = session.execute(
-        sa.select(
-            FaceChange.seq,
-            FaceChange.collection_id,
-            FaceChange.face_id,
-            FaceChange.op,
-            FaceChange.created_at,
-        )
+        sa.select(*_CHANGE_COLUMNS, FaceChange.created_at)
         .where(FaceChange.seq <= seq)
         .order_by(FaceChange.seq.desc())
         .limit(_HISTORY_ROWS)
@@ -431,14 +427,7 @@ def change_log_digest(session: Session, seq: int) -> str:
 def changes_after(session: Session, seq: int) -> list[LoggedChange]:
     """Every change with a higher seq, with the template of faces still present (one query)."""
     rows = session.execute(
-        sa.select(
-            FaceChange.seq,
-            FaceChange.collection_id,
-            FaceChange.face_id,
-            FaceChange.op,
-            Face.template,
-            Face.model_id,
-        )
+        sa.select(*_CHANGE_COLUMNS, Face.template, Face.model_id)
         .outerjoin(Face, Face.id == FaceChange.face_id)
         .where(FaceChange.seq > seq)
         .order_by(FaceChange.seq)

@@ -72,3 +72,21 @@ class LiveServer:
 
     def log(self, tail: int = 4000) -> str:
         return self.log_path.read_text(errors="replace")[-tail:] if self.log_path.exists() else ""
+
+
+def sqlite_server(data_dir: Path, models_dir: Path, admin_key: str, **env: str) -> LiveServer:
+    """A server on its own SQLite file in `data_dir`, one inference worker and thread (so a
+    request that keeps its worker blocks everyone), no rate limit; `env` adds FACEMATCH_* values."""
+    return LiveServer(
+        env={
+            "FACEMATCH_DATA_DIR": str(data_dir),
+            "FACEMATCH_MODEL_DIR": str(models_dir),
+            "FACEMATCH_DATABASE_URL": f"sqlite:///{data_dir / 'facematch.db'}",
+            "FACEMATCH_ADMIN_API_KEY": admin_key,
+            "FACEMATCH_RATE_LIMIT_PER_MINUTE": "0",
+            "FACEMATCH_INFERENCE_WORKERS": "1",
+            "FACEMATCH_INFERENCE_THREADS": "1",
+            **{f"FACEMATCH_{name.upper()}": value for name, value in env.items()},
+        },
+        log_path=data_dir / "server.log",
+    )

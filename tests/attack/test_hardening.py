@@ -16,25 +16,13 @@ import pytest
 
 from tests.attack.conftest import ADMIN_KEY
 from tests.attack.corpus import png_16bit_gray_large, progressive_scan_bomb, upright_jpeg
-from tests.attack.live_server import LiveServer
+from tests.attack.live_server import LiveServer, sqlite_server
 
 
 @pytest.fixture(scope="module")
 def live(tmp_path_factory: pytest.TempPathFactory, models_dir: Path) -> Iterator[LiveServer]:
     data = tmp_path_factory.mktemp("availability")
-    server = LiveServer(
-        env={
-            "FACEMATCH_DATA_DIR": str(data),
-            "FACEMATCH_MODEL_DIR": str(models_dir),
-            "FACEMATCH_DATABASE_URL": f"sqlite:///{data / 'facematch.db'}",
-            "FACEMATCH_ADMIN_API_KEY": ADMIN_KEY,
-            "FACEMATCH_RATE_LIMIT_PER_MINUTE": "0",
-            # One inference worker: any request that keeps it blocks every tenant at once.
-            "FACEMATCH_INFERENCE_WORKERS": "1",
-            "FACEMATCH_INFERENCE_THREADS": "1",
-        },
-        log_path=data / "server.log",
-    )
+    server = sqlite_server(data, models_dir, ADMIN_KEY)
     server.start()
     try:
         yield server
@@ -183,17 +171,12 @@ def _json_nest(levels: int) -> dict:
 
 def test_database_and_snapshot_files_are_owner_only(tmp_path: Path, models_dir: Path) -> None:
     database, snapshots = tmp_path / "db" / "facematch.db", tmp_path / "snapshots"
-    server = LiveServer(
-        env={
-            "FACEMATCH_DATA_DIR": str(tmp_path),
-            "FACEMATCH_MODEL_DIR": str(models_dir),
-            "FACEMATCH_DATABASE_URL": f"sqlite:///{database}",
-            "FACEMATCH_ADMIN_API_KEY": ADMIN_KEY,
-            "FACEMATCH_INDEX_SNAPSHOT_DIR": str(snapshots),
-            "FACEMATCH_INFERENCE_WORKERS": "1",
-            "FACEMATCH_INFERENCE_THREADS": "1",
-        },
-        log_path=tmp_path / "server.log",
+    server = sqlite_server(
+        tmp_path,
+        models_dir,
+        ADMIN_KEY,
+        database_url=f"sqlite:///{database}",
+        index_snapshot_dir=str(snapshots),
     )
     server.start()
     try:

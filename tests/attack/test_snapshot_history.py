@@ -16,7 +16,7 @@ from pathlib import Path
 import httpx
 
 from tests.attack.conftest import ADMIN_KEY, PHOTOS
-from tests.attack.live_server import LiveServer
+from tests.attack.live_server import sqlite_server
 
 
 def _enroll(client: httpx.Client, path: str, photo: str) -> int:
@@ -45,18 +45,7 @@ def test_snapshot_from_before_a_restore_never_answers_with_another_person(
 ) -> None:
     database = tmp_path / "facematch.db"
     snapshots = tmp_path / "snapshots"
-    server = LiveServer(
-        env={
-            "FACEMATCH_DATA_DIR": str(tmp_path),
-            "FACEMATCH_MODEL_DIR": str(models_dir),
-            "FACEMATCH_DATABASE_URL": f"sqlite:///{database}",
-            "FACEMATCH_ADMIN_API_KEY": ADMIN_KEY,
-            "FACEMATCH_INDEX_SNAPSHOT_DIR": str(snapshots),
-            "FACEMATCH_INFERENCE_WORKERS": "1",
-            "FACEMATCH_INFERENCE_THREADS": "1",
-        },
-        log_path=tmp_path / "server.log",
-    )
+    server = sqlite_server(tmp_path, models_dir, ADMIN_KEY, index_snapshot_dir=str(snapshots))
     a, b, c = "obama/obama1.jpg", "biden/biden.jpg", "multiface/dlib__2008_001322.jpg"
     try:
         server.start()
