@@ -406,6 +406,15 @@ def run_walkthrough(client: TestClient, key: str) -> list[Example]:
     w.ids["key"] = key["id"]
     w.call("List keys", "GET", "/v1/keys", "/v1/keys", expect=200)
     w.call(
+        "The calling key's role and collection",
+        "GET",
+        "/v1/keys/me",
+        "/v1/keys/me",
+        key=(key["key"], "SCOPED_KEY"),
+        expect=200,
+        note="What the console asks at sign-in, to offer only what the key may do.",
+    )
+    w.call(
         "A key whose role is too weak",
         "POST",
         f"{base}/identities",

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from app.api.schemas import (
+    CalibrationOut,
+    CalibrationPointOut,
     CandidateOut,
     CollectionOut,
     DetectedFaceOut,
@@ -10,6 +12,7 @@ from app.api.schemas import (
     FaceOut,
     IdentifiedFaceOut,
     IdentityOut,
+    ModelOut,
     RejectionOut,
     VerifyOut,
 )
@@ -19,6 +22,7 @@ from app.services.enrollment import Rejection
 from app.services.faces import box_json, face_json
 from app.services.identities import IdentityView
 from app.services.matching import Candidate, IdentifiedFace, Verification
+from app.services.models import ModelInfo
 from app.vision.types import Face
 
 
@@ -106,4 +110,22 @@ def verification_out(v: Verification) -> VerifyOut:
             "face_b": FaceBoxOut.model_validate({"box": box_json(v.face_b)}) if v.face_b else None,
             "face_id": v.face_id,
         }
+    )
+
+
+def model_out(info: ModelInfo) -> ModelOut:
+    return ModelOut(
+        model_id=info.model_id,
+        embedding_dim=info.embedding_dim,
+        default_threshold=info.default_threshold,
+        threshold=info.threshold,
+        estimated_far=_far(info.estimated_far),
+        calibration=CalibrationOut(
+            impostor_pairs=info.impostor_pairs,
+            far_floor=_far(info.far_floor),
+            points=[
+                CalibrationPointOut(similarity=p.similarity, far=_far(p.far))
+                for p in info.calibration
+            ],
+        ),
     )

@@ -477,6 +477,22 @@ class KeyOut(ApiModel):
     revoked_at: Timestamp | None
 
 
+class KeyScopeOut(ApiModel):
+    model_config = ConfigDict(
+        from_attributes=True,
+        json_schema_extra={
+            "examples": [
+                {"key_id": _KEY_EXAMPLE["id"], "role": "identify", "collection_id": None},
+                {"key_id": None, "role": "admin", "collection_id": None},
+            ]
+        },
+    )
+
+    key_id: uuid.UUID | None = Field(description="null: the admin key from the settings.")
+    role: Role
+    collection_id: uuid.UUID | None = Field(description="null: every collection.")
+
+
 class KeyCreated(KeyOut):
     model_config = ConfigDict(
         from_attributes=True,
@@ -499,7 +515,30 @@ _MODEL_EXAMPLE: dict[str, Any] = {
     "embedding_dim": 128,
     "default_threshold": 0.9265,
     "threshold": 0.9265,
+    "estimated_far": 0.001,
+    "calibration": {
+        "impostor_pairs": 12454344,
+        "far_floor": 8.03e-08,
+        "points": [
+            {"similarity": 0.9, "far": 0.0146},
+            {"similarity": 0.9265, "far": 0.001},
+            {"similarity": 0.95, "far": 3.13e-05},
+        ],
+    },
 }
+
+
+class CalibrationPointOut(ApiModel):
+    similarity: float
+    far: float = Field(description="Share of impostor pairs scoring at or above `similarity`.")
+
+
+class CalibrationOut(ApiModel):
+    impostor_pairs: int = Field(description="Different-person pairs the table was measured on.")
+    far_floor: float = Field(
+        description="1 / impostor_pairs: estimates below it are reported as this bound."
+    )
+    points: list[CalibrationPointOut] = Field(description="Ascending similarity.")
 
 
 class ModelOut(ApiModel):
@@ -511,6 +550,10 @@ class ModelOut(ApiModel):
     embedding_dim: int
     default_threshold: float
     threshold: float = Field(description="The threshold in force (settings may override).")
+    estimated_far: float = Field(description="Estimated false-accept rate at `threshold`.")
+    calibration: CalibrationOut = Field(
+        description="The measured similarity → FAR table every `estimated_far` comes from."
+    )
 
 
 class ModelsOut(ApiModel):

@@ -6,10 +6,10 @@ import uuid
 
 from fastapi import APIRouter, Response, status
 
-from app.api.access import Admin
+from app.api.access import Admin, Reader
 from app.api.errors import problem_responses
 from app.api.paging import PageDep
-from app.api.schemas import KeyCreate, KeyCreated, KeyOut, Page
+from app.api.schemas import KeyCreate, KeyCreated, KeyOut, KeyScopeOut, Page
 from app.services import keys as service
 
 router = APIRouter(prefix="/v1/keys", tags=["keys"])
@@ -33,6 +33,16 @@ def create_key(body: KeyCreate, ctx: Admin) -> KeyCreated:
         scope=ctx.caller.collection_id,
     )
     return KeyCreated.model_validate({**KeyOut.model_validate(row).model_dump(), "key": key})
+
+
+@router.get("/me", name="me", responses=problem_responses())
+def key_scope(ctx: Reader) -> KeyScopeOut:
+    """The key making this call: its role and collection, so a client (the console) can offer
+    only what the key may do. Any valid key may ask; no secret is returned."""
+    caller = ctx.caller
+    return KeyScopeOut.model_validate(
+        {"key_id": caller.key_id, "role": caller.role, "collection_id": caller.collection_id}
+    )
 
 
 @router.get("", name="list", responses=problem_responses("forbidden"))

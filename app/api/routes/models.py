@@ -1,4 +1,4 @@
-"""/v1/models: which model the service runs and its thresholds."""
+"""/v1/models: which model the service runs, its thresholds and their calibration."""
 
 from __future__ import annotations
 
@@ -6,25 +6,16 @@ from fastapi import APIRouter
 
 from app.api.access import Reader
 from app.api.errors import problem_responses
-from app.api.schemas import ModelOut, ModelsOut
-from app.services.matching import resolve_threshold
+from app.api.presenters import model_out
+from app.api.schemas import ModelsOut
+from app.services.models import describe_model
 
 router = APIRouter(tags=["models"])
 
 
 @router.get("/v1/models", name="list", responses=problem_responses("models_unavailable"))
 def list_models(ctx: Reader) -> ModelsOut:
-    pipeline = ctx.pipeline
-    used = resolve_threshold(
-        requested=None, configured=ctx.settings.match_threshold, pipeline=pipeline
-    )
-    return ModelsOut(
-        models=[
-            ModelOut(
-                model_id=pipeline.model_id,
-                embedding_dim=pipeline.embedding_dim,
-                default_threshold=float(pipeline.default_threshold),
-                threshold=used,
-            )
-        ]
-    )
+    """The model in service, the threshold in force with its estimated false-accept rate, and
+    the measured similarity → FAR table (impostor pairs) the estimates come from."""
+    info = describe_model(pipeline=ctx.pipeline, configured_threshold=ctx.settings.match_threshold)
+    return ModelsOut(models=[model_out(info)])
