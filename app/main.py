@@ -17,6 +17,8 @@ from starlette.concurrency import run_in_threadpool
 from app import __version__
 from app.api import deepstack
 from app.api.body_limit import BodySizeLimit
+from app.api.console import install_console
+from app.api.docs import install_docs
 from app.api.errors import Problem, install_error_handlers
 from app.api.metrics import configure_json_logging, install_observability
 from app.api.openapi_caps import document_caps, query_caps
@@ -174,6 +176,8 @@ def create_app(
         ),
         lifespan=lifespan,
         openapi_tags=_TAGS,
+        docs_url=None,  # served offline by install_docs
+        redoc_url=None,
         generate_unique_id_function=_operation_id,
     )
     # Metrics outermost so refused bodies are counted too; the body cap wraps everything else.
@@ -184,6 +188,8 @@ def create_app(
     for module in (health, collections, identities, faces, matching, detect, keys, models, audit):
         app.include_router(module.router)
     app.include_router(deepstack.router)
+    install_docs(app)
+    install_console(app)
     _finish_openapi(app, settings)
     return app
 
