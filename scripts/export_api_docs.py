@@ -489,6 +489,7 @@ def render(examples: list[Example], spec: dict[str, Any]) -> str:
         (method.upper(), path): op
         for path, ops in spec["paths"].items()
         for method, op in ops.items()
+        if "x-protocol" not in op  # the protocol doors are documented in docs/compat.md
     }
     out.append("| method | path | operationId | example |\n|---|---|---|---|")
     for (method, path), op in operations.items():

@@ -15,7 +15,7 @@ import re
 from importlib.resources import files
 from pathlib import Path
 
-from fastapi import FastAPI
+from fastapi import APIRouter, FastAPI
 from fastapi.openapi.docs import (
     get_redoc_html,
     get_swagger_ui_html,
@@ -23,6 +23,8 @@ from fastapi.openapi.docs import (
 )
 from fastapi.responses import HTMLResponse
 from starlette.staticfiles import StaticFiles
+
+from app.api.access import Public
 
 ASSETS_URL = "/docs-assets"
 _INLINE_SCRIPT = re.compile(r"<script>(.*?)</script>", re.DOTALL)
@@ -54,8 +56,10 @@ def install_docs(app: FastAPI) -> None:
     openapi_url = app.openapi_url or "/openapi.json"
     oauth2_redirect = "/docs/oauth2-redirect"
     favicon = f"{ASSETS_URL}/favicon.png"
+    # Open to anyone, like the OpenAPI document they render: they carry no data of their own.
+    router = APIRouter(include_in_schema=False, dependencies=[Public])
 
-    @app.get("/docs", include_in_schema=False)
+    @router.get("/docs")
     def swagger_ui() -> HTMLResponse:
         return _same_origin_only(
             get_swagger_ui_html(
@@ -70,11 +74,11 @@ def install_docs(app: FastAPI) -> None:
             )
         )
 
-    @app.get(oauth2_redirect, include_in_schema=False)
+    @router.get(oauth2_redirect)
     def swagger_ui_redirect() -> HTMLResponse:
         return _same_origin_only(get_swagger_ui_oauth2_redirect_html())
 
-    @app.get("/redoc", include_in_schema=False)
+    @router.get("/redoc")
     def redoc() -> HTMLResponse:
         return _same_origin_only(
             get_redoc_html(
@@ -86,4 +90,5 @@ def install_docs(app: FastAPI) -> None:
             )
         )
 
+    app.include_router(router)
     app.mount(ASSETS_URL, StaticFiles(directory=assets_dir()), name="docs-assets")

@@ -9,12 +9,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from fastapi import FastAPI
+from fastapi import APIRouter, FastAPI
 from fastapi.responses import RedirectResponse
 from starlette.exceptions import HTTPException
 from starlette.responses import PlainTextResponse, Response
 from starlette.staticfiles import StaticFiles
 from starlette.types import Scope
+
+from app.api.access import Public
 
 STATIC_DIR = Path(__file__).with_name("static")
 
@@ -56,9 +58,12 @@ class ConsoleFiles(StaticFiles):
 
 
 def install_console(app: FastAPI) -> None:
-    @app.get("/console", include_in_schema=False)
+    router = APIRouter(include_in_schema=False, dependencies=[Public])
+
+    @router.get("/console")
     def console_root() -> RedirectResponse:
         # Relative URLs inside the page resolve against /console/, so always land there.
         return RedirectResponse("/console/", status_code=308, headers=SECURITY_HEADERS)
 
+    app.include_router(router)
     app.mount("/console", ConsoleFiles(directory=STATIC_DIR, html=True), name="console")
