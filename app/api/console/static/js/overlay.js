@@ -2,7 +2,7 @@
 // API request itself), with an SVG overlay in the photo's own pixel coordinates, so boxes from
 // the API land where they belong at any displayed size.
 
-import { h, s } from './dom.js';
+import { dropZone, h, s } from './dom.js';
 
 export class Photo {
   constructor(file, { caption } = {}) {
@@ -80,4 +80,27 @@ export class Photo {
     this.svg.append(g);
     return g;
   }
+}
+
+/**
+ * A drop zone for one photo at a time: shows the photo in `out` while `run(file, photo)` asks
+ * the service, then what `run` returns beside it; a failure goes to `error`, next to the zone.
+ */
+export function photoDrop({ label, testid, out, error, busy, run, failed = () => {} }) {
+  return dropZone({
+    label,
+    testid,
+    onFiles: async ([file]) => {
+      error.show(null);
+      const photo = new Photo(file, { caption: file.name });
+      out.replaceChildren(photo.el, h('p', { class: 'muted' }, busy));
+      try {
+        out.replaceChildren(photo.el, ...[await run(file, photo)].flat().filter(Boolean));
+      } catch (err) {
+        failed();
+        out.replaceChildren(photo.el);
+        error.show(err);
+      }
+    },
+  });
 }

@@ -2,8 +2,8 @@
 // draws a box and a label on every face of the photo.
 
 import { api, farAt, models, path, photoForm, session } from '../api.js';
-import { errorSlot, field, formatFar, formatSim, h, section, dropZone } from '../dom.js';
-import { Photo } from '../overlay.js';
+import { errorSlot, field, formatFar, formatSim, h, section } from '../dom.js';
+import { photoDrop } from '../overlay.js';
 
 const PAGE = 20;
 
@@ -200,7 +200,9 @@ function identifySection(collection) {
       );
     });
     if (!faces.length) side.append(h('li', { class: 'empty' }, 'No face found in this photo.'));
-    results.replaceChildren(photo.el, h('div', { class: 'side' }, h('h3', null, `${faces.length} face${faces.length === 1 ? '' : 's'}`), side));
+    const panel = h('div', { class: 'side' }, h('h3', null, `${faces.length} face${faces.length === 1 ? '' : 's'}`), side);
+    results.replaceChildren(photo.el, panel);
+    return panel;
   }
 
   slider.addEventListener('input', () => {
@@ -208,25 +210,22 @@ function identifySection(collection) {
     draw(); // re-label from the candidates already returned: no new request
   });
 
-  const zone = dropZone({
+  const zone = photoDrop({
     label: 'Photo to identify',
     testid: 'identify-files',
-    onFiles: async ([file]) => {
-      error.show(null);
-      const photo = new Photo(file, { caption: file.name });
-      results.replaceChildren(photo.el, h('p', { class: 'muted' }, 'Identifying…'));
-      try {
-        const out = await api('POST', path`/v1/collections/${collection.id}/identify`, {
-          form: photoForm({ image: file }),
-          query: { top_k: 5 },
-        });
-        current = { photo, faces: out.faces };
-        draw();
-      } catch (err) {
-        current = null;
-        results.replaceChildren(photo.el);
-        error.show(err);
-      }
+    out: results,
+    error,
+    busy: 'Identifying…',
+    run: async (file, photo) => {
+      const found = await api('POST', path`/v1/collections/${collection.id}/identify`, {
+        form: photoForm({ image: file }),
+        query: { top_k: 5 },
+      });
+      current = { photo, faces: found.faces };
+      return draw();
+    },
+    failed: () => {
+      current = null;
     },
   });
   return section(

@@ -1,8 +1,8 @@
 // Detect: every face's box, its five landmarks and the quality signals enrollment judges.
 
 import { api, photoForm } from '../api.js';
-import { dropZone, errorSlot, h, section } from '../dom.js';
-import { Photo } from '../overlay.js';
+import { errorSlot, h, section } from '../dom.js';
+import { photoDrop } from '../overlay.js';
 
 const SIGNALS = [
   ['detection_score', 'detection score', 3],
@@ -15,40 +15,33 @@ const SIGNALS = [
 export async function detectView() {
   const out = h('div', { class: 'identify-out stacked' });
   const error = errorSlot();
-  const zone = dropZone({
+  const zone = photoDrop({
     label: 'Photo',
     testid: 'detect-files',
-    onFiles: async ([file]) => {
-      error.show(null);
-      const photo = new Photo(file, { caption: file.name });
-      out.replaceChildren(photo.el, h('p', { class: 'muted' }, 'Detecting…'));
-      try {
-        const found = await api('POST', '/v1/detect', { form: photoForm({ image: file }) });
-        found.faces.forEach((f, n) => photo.box(f.box, { label: String(n + 1), landmarks: f.landmarks, kind: 'face' }));
-        const table = h(
-          'div',
-          { class: 'scroll' },
+    out,
+    error,
+    busy: 'Detecting…',
+    run: async (file, photo) => {
+      const found = await api('POST', '/v1/detect', { form: photoForm({ image: file }) });
+      found.faces.forEach((f, n) => photo.box(f.box, { label: String(n + 1), landmarks: f.landmarks, kind: 'face' }));
+      const table = h(
+        'div',
+        { class: 'scroll' },
+        h(
+          'table',
+          { class: 'compact', testid: 'detect-result' },
+          h('thead', null, h('tr', null, h('th', { scope: 'col' }, 'face'), SIGNALS.map(([, label]) => h('th', { scope: 'col' }, label)))),
           h(
-            'table',
-            { class: 'compact', testid: 'detect-result' },
-            h('thead', null, h('tr', null, h('th', { scope: 'col' }, 'face'), SIGNALS.map(([, label]) => h('th', { scope: 'col' }, label)))),
-            h(
-              'tbody',
-              null,
-              found.faces.map((f, n) =>
-                h('tr', null, h('td', null, String(n + 1)), SIGNALS.map(([key, , digits]) => h('td', null, f.quality[key].toFixed(digits)))),
-              ),
+            'tbody',
+            null,
+            found.faces.map((f, n) =>
+              h('tr', null, h('td', null, String(n + 1)), SIGNALS.map(([key, , digits]) => h('td', null, f.quality[key].toFixed(digits)))),
             ),
           ),
-        );
-        out.replaceChildren(
-          photo.el,
-          h('div', { class: 'side' }, h('h3', null, found.faces.length ? `${found.faces.length} face${found.faces.length === 1 ? '' : 's'}, largest first` : 'No face found'), found.faces.length ? table : null),
-        );
-      } catch (err) {
-        out.replaceChildren(photo.el);
-        error.show(err);
-      }
+        ),
+      );
+      const n = found.faces.length;
+      return h('div', { class: 'side' }, h('h3', null, n ? `${n} face${n === 1 ? '' : 's'}, largest first` : 'No face found'), n ? table : null);
     },
   });
   return h(
