@@ -1,7 +1,8 @@
 """The ASGI app: `app.main:app`, built by `create_app()`.
 
-The lifespan owns the long-lived objects: the database engine, the ONNX pipeline, the FAISS index
-registry (rebuilt from SQL on start-up) and the bounded inference thread pool.
+The lifespan owns the long-lived objects: the database engine, the ONNX pipeline, the face index
+(FAISS registry rebuilt from SQL on start-up, or pgvector in the database) and the bounded inference
+thread pool.
 """
 
 from __future__ import annotations
@@ -37,10 +38,13 @@ from app.api.routes import (
 from app.db.engine import create_db_engine, session_factory
 from app.db.migrate import upgrade_to_head
 from app.db.template_codec import TemplateKeyring
+from app.db.vectors import HnswParams
 from app.index.registry import IndexRegistry
 from app.services.audit import track_writes
+from app.services.face_index import FaceIndex
 from app.services.index_sync import IndexSync
 from app.services.inference import InferenceRunner
+from app.services.pgvector_index import PgvectorIndex
 from app.settings import Settings, get_settings
 from app.vision.pipeline import VisionPipeline
 
@@ -109,11 +113,23 @@ def create_app(
             statement_timeout_ms=settings.db_statement_timeout_ms,
         )
         loaded = pipeline or await run_in_threadpool(load_pipeline, settings)
-        registry = IndexRegistry(
-            loaded.embedding_dim if loaded else _DEFAULT_DIM, exact_max=settings.index_exact_max
+        dim = loaded.embedding_dim if loaded else _DEFAULT_DIM
+        hnsw = HnswParams(
+            m=settings.pgvector_hnsw_m,
+            ef_construction=settings.pgvector_ef_construction,
+            ef_search=settings.pgvector_ef_search,
         )
-        index = IndexSync(registry)
-        sessions = session_factory(engine, keyring=TemplateKeyring.from_settings(settings))
+        pgvector = settings.index_backend == "pgvector"
+        sessions = session_factory(
+            engine,
+            keyring=TemplateKeyring.from_settings(settings),
+            pgvector=hnsw if pgvector else None,
+        )
+        index: FaceIndex = (
+            PgvectorIndex(sessions, dim=dim, params=hnsw)
+            if pgvector
+            else IndexSync(IndexRegistry(dim, exact_max=settings.index_exact_max))
+        )
         track_writes(sessions)  # every write through these sessions leaves an audit event
         app.state.settings = settings
         app.state.engine = engine
@@ -136,7 +152,7 @@ def create_app(
                 )
 
         how = await run_in_threadpool(start_index)
-        log.info("index ready (%s): %d templates", how, sum(len(i) for _, i in registry.items()))
+        log.info("index ready (%s): %d templates", how, sum(index.face_counts().values()))
         obs = app.state.observability
         if loaded is not None:
             obs.set_model_info(
@@ -144,7 +160,7 @@ def create_app(
                 embedding_dim=loaded.embedding_dim,
                 default_threshold=loaded.default_threshold,
             )
-        obs.set_face_counts(lambda: {cid: len(i) for cid, i in registry.items()})
+        obs.set_face_counts(index.face_counts)
         try:
             yield
         finally:

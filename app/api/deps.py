@@ -14,7 +14,7 @@ from fastapi import Depends, Request
 from sqlalchemy.orm import Session
 
 from app.services.errors import ServiceError
-from app.services.index_sync import IndexSync
+from app.services.face_index import FaceIndex
 from app.services.inference import InferenceRunner
 from app.settings import Settings
 from app.vision.pipeline import VisionPipeline
@@ -41,8 +41,8 @@ def get_pipeline(request: Request) -> VisionPipeline:
     return loaded(request.app.state.pipeline)
 
 
-def get_index(request: Request) -> IndexSync:
-    index: IndexSync = request.app.state.index
+def get_index(request: Request) -> FaceIndex:
+    index: FaceIndex = request.app.state.index
     return index
 
 
@@ -54,5 +54,5 @@ def get_runner(request: Request) -> InferenceRunner:
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 SessionDep = Annotated[Session, Depends(get_session)]
 PipelineDep = Annotated[VisionPipeline, Depends(get_pipeline)]
-IndexDep = Annotated[IndexSync, Depends(get_index)]
+IndexDep = Annotated[FaceIndex, Depends(get_index)]
 RunnerDep = Annotated[InferenceRunner, Depends(get_runner)]

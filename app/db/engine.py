@@ -10,6 +10,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from app.db import vectors
 from app.db.template_codec import SESSION_INFO_KEY, TemplateKeyring
 
 
@@ -54,7 +55,14 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 
 
 def session_factory(
-    engine: Engine, *, keyring: TemplateKeyring | None = None
+    engine: Engine,
+    *,
+    keyring: TemplateKeyring | None = None,
+    pgvector: vectors.HnswParams | None = None,
 ) -> sessionmaker[Session]:
-    """Sessions carry the template keyring (encryption at rest) in `Session.info`."""
-    return sessionmaker(engine, expire_on_commit=False, info={SESSION_INFO_KEY: keyring})
+    """Sessions carry the template keyring (encryption at rest) in `Session.info`, and with the
+    pgvector backend its HNSW parameters (`app.db.vectors`: face writes add vector rows)."""
+    info: dict[str, object] = {SESSION_INFO_KEY: keyring}
+    if pgvector is not None:
+        info[vectors.SESSION_INFO_KEY] = pgvector
+    return sessionmaker(engine, expire_on_commit=False, info=info)

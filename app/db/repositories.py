@@ -13,6 +13,7 @@ import numpy as np
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from app.db import vectors
 from app.db.models import ApiKey, Collection, Face, FaceChange, Identity, ServiceInstance
 from app.db.template_codec import decode_template, encode_template, session_keyring
 
@@ -234,6 +235,9 @@ def add_faces(
     session.add_all(rows)
     session.flush()
     _log_changes(session, identity.collection_id, [r.id for r in rows], "add")
+    vectors.write_face_vectors(
+        session, [(r.collection_id, r.id, face[0]) for r, face in zip(rows, faces, strict=True)]
+    )
     return rows
 
 

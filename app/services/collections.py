@@ -11,13 +11,13 @@ from sqlalchemy.orm import Session
 from app.db import repositories as repo
 from app.db.models import Collection
 from app.services.errors import Conflict, NotFound
-from app.services.index_sync import IndexSync
+from app.services.face_index import FaceIndex
 
 log = logging.getLogger(__name__)
 
 
 def create_collection(
-    *, session: Session, index: IndexSync, name: str, model_id: str
+    *, session: Session, index: FaceIndex, name: str, model_id: str
 ) -> repo.CollectionStats:
     if repo.collection_by_name(session, name) is not None:
         raise Conflict(f"a collection named {name!r} already exists")
@@ -27,7 +27,7 @@ def create_collection(
     except IntegrityError as exc:  # a concurrent create won the race
         session.rollback()
         raise Conflict(f"a collection named {name!r} already exists") from exc
-    index.registry.get(str(collection.id))
+    index.add_collection(session, str(collection.id))
     return repo.CollectionStats(collection, 0, 0)
 
 
@@ -74,7 +74,7 @@ def list_collections(
     return repo.collection_stats(session, collections), total
 
 
-def delete_collection(*, session: Session, index: IndexSync, collection_id: uuid.UUID) -> int:
+def delete_collection(*, session: Session, index: FaceIndex, collection_id: uuid.UUID) -> int:
     """Delete from SQL (committed), then from the index; returns the number of templates removed."""
     collection = require_collection(session=session, collection_id=collection_id)
     removed = repo.delete_collection(session, collection)

@@ -12,9 +12,9 @@ from app.db import repositories as repo
 from app.db.models import Face as FaceRow
 from app.services.collections import require_collection, require_compatible_model
 from app.services.errors import FaceRejected, NotFound
+from app.services.face_index import FaceIndex
 from app.services.faces import box_json, quality_json
 from app.services.identities import require_identity
-from app.services.index_sync import IndexSync
 from app.services.inference import InferenceRunner
 from app.vision.pipeline import VisionPipeline
 from app.vision.types import Face, ImageError
@@ -84,7 +84,7 @@ def _judge(
 def enroll_faces(
     *,
     session: Session,
-    index: IndexSync,
+    index: FaceIndex,
     pipeline: VisionPipeline,
     runner: InferenceRunner,
     collection_id: uuid.UUID,
@@ -194,7 +194,7 @@ def list_faces(
 def delete_face(
     *,
     session: Session,
-    index: IndexSync,
+    index: FaceIndex,
     collection_id: uuid.UUID,
     identity_id: uuid.UUID,
     face_id: int,

@@ -13,7 +13,7 @@ from app.db import repositories as repo
 from app.db.models import Identity
 from app.services.collections import require_collection
 from app.services.errors import Conflict, NotFound
-from app.services.index_sync import IndexSync
+from app.services.face_index import FaceIndex
 
 _UNSET: Any = object()
 
@@ -121,7 +121,7 @@ def update_identity(
 
 
 def delete_identity(
-    *, session: Session, index: IndexSync, collection_id: uuid.UUID, identity_id: uuid.UUID
+    *, session: Session, index: FaceIndex, collection_id: uuid.UUID, identity_id: uuid.UUID
 ) -> int:
     """Delete the identity and its templates from SQL (committed), then from the index."""
     identity = require_identity(

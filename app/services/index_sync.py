@@ -11,6 +11,7 @@ from __future__ import annotations
 import threading
 from pathlib import Path
 
+import numpy as np
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
@@ -20,7 +21,10 @@ from app.index.registry import IndexRegistry
 
 
 class IndexSync:
-    """The registry plus the lock that makes "read changes after last_seq, apply" atomic."""
+    """The `faiss` backend of `FaceIndex`: the registry plus the lock that makes "read changes
+    after last_seq, apply" atomic."""
+
+    backend = "faiss"
 
     def __init__(self, registry: IndexRegistry) -> None:
         self.registry = registry
@@ -120,6 +124,18 @@ class IndexSync:
             self.registry.mark_seq(logged[-1].seq)
             return len(logged)
 
+    def add_collection(self, session: Session, collection_id: str) -> None:
+        self.registry.get(collection_id)
+
     def drop(self, collection_id: str) -> None:
         with self._lock:
             self.registry.drop(collection_id)
+
+    def search(
+        self, session: Session, collection_id: str, queries: np.ndarray, k: int
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Over what has been caught up so far (callers `catch_up` first)."""
+        return self.registry.get(collection_id).search(queries, k)
+
+    def face_counts(self) -> dict[str, int]:
+        return {cid: len(index) for cid, index in self.registry.items()}

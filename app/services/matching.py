@@ -12,8 +12,8 @@ from app.db import repositories as repo
 from app.services import audit
 from app.services.collections import require_collection, require_compatible_model
 from app.services.errors import FaceRejected, NotFound
+from app.services.face_index import FaceIndex
 from app.services.identities import require_identity
-from app.services.index_sync import IndexSync
 from app.services.inference import InferenceRunner
 from app.stage_timing import stage_timer
 from app.vision.pipeline import VisionPipeline
@@ -234,7 +234,7 @@ def _check_model(session: Session, collection_id: uuid.UUID, pipeline: VisionPip
 def identify(
     *,
     session: Session,
-    index: IndexSync,
+    index: FaceIndex,
     pipeline: VisionPipeline,
     runner: InferenceRunner,
     collection_id: uuid.UUID,
@@ -270,7 +270,7 @@ def identify(
 
 def _search(
     session: Session,
-    index: IndexSync,
+    index: FaceIndex,
     pipeline: VisionPipeline,
     collection_id: uuid.UUID,
     faces: list[Face],
@@ -281,14 +281,10 @@ def _search(
         return []
     # Catch up after inference, so writes acknowledged during it are seen too.
     index.catch_up(session)
-    collection_index = index.registry.get(str(collection_id))
-    size = len(collection_index)
-    if size == 0:
-        return [IdentifiedFace(face, [], None) for face in faces]
-    k = min(size, top_k * _FACES_PER_IDENTITY)
+    k = top_k * _FACES_PER_IDENTITY  # padded with id -1 where the collection holds fewer
     queries = np.vstack([f.template for f in faces]).astype(np.float32)
     with stage_timer("search"):
-        sims, ids = collection_index.search(queries, k)
+        sims, ids = index.search(session, str(collection_id), queries, k)
     # The index may briefly hold a face SQL no longer has (deleted after our catch-up): trusting
     # SQL for the owner drops it.
     owners = repo.face_owners(session, {int(i) for i in ids.ravel() if i >= 0})

@@ -15,7 +15,7 @@ from app.main import create_app
 from app.settings import Settings
 from app.vision.pipeline import VisionPipeline
 from tests.conftest import PHOTOS
-from tests.db.fresh import fresh_database
+from tests.db.fresh import fresh_database, server_url
 
 ADMIN_KEY = "test-admin-" + secrets.token_hex(8)
 ADMIN = {"X-API-Key": ADMIN_KEY}
@@ -27,20 +27,31 @@ def pipeline(models_dir: Path) -> VisionPipeline:
 
 
 @pytest.fixture(
-    scope="session", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+    scope="session",
+    params=[
+        "sqlite",
+        pytest.param("postgres", marks=pytest.mark.postgres),
+        # PostgreSQL again, searched by pgvector instead of in-process FAISS.
+        pytest.param("pgvector", marks=pytest.mark.pgvector),
+    ],
 )
+def backend(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture(scope="session")
 def backend_url(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+    backend: str, request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[str]:
-    pg = request.getfixturevalue("postgres_url") if request.param == "postgres" else None
-    tmp = tmp_path_factory.mktemp(f"db-{request.param}")
-    with fresh_database(request.param, tmp_dir=tmp, postgres_url=pg) as url:
+    pg = server_url(request, backend)
+    tmp = tmp_path_factory.mktemp(f"db-{backend}")
+    with fresh_database(backend, tmp_dir=tmp, postgres_url=pg) as url:
         yield url
 
 
 @pytest.fixture(scope="session")
 def make_settings(
-    backend_url: str, tmp_path_factory: pytest.TempPathFactory
+    backend: str, backend_url: str, tmp_path_factory: pytest.TempPathFactory
 ) -> Callable[..., Settings]:
     data_dir = tmp_path_factory.mktemp("data")
 
@@ -50,6 +61,7 @@ def make_settings(
             "database_url": backend_url,
             "admin_api_key": ADMIN_KEY,
             "inference_workers": 2,
+            "index_backend": "pgvector" if backend == "pgvector" else "faiss",
         }
         values.update(overrides)
         return Settings(_env_file=None, **values)  # type: ignore[call-arg]

@@ -141,14 +141,16 @@ def test_inference_past_the_timeout_is_503_with_retry_after(
 
 
 def test_restart_with_index_snapshot_serves_the_same_faces(
-    start_app: Callable[..., TestClient], tmp_path_factory: pytest.TempPathFactory
+    start_app: Callable[..., TestClient], tmp_path_factory: pytest.TempPathFactory, backend: str
 ) -> None:
     snapshots = tmp_path_factory.mktemp("snap")
     with start_app(index_snapshot_dir=snapshots) as first:
         cid = first.post("/v1/collections", json={"name": unique("s")}, headers=ADMIN).json()["id"]
         iid = add_identity(first, cid, external_id="biden")["id"]
         enroll(first, cid, iid, "biden/biden.jpg")
-    assert any(snapshots.iterdir())
+    # pgvector holds no index in the process, so there is nothing to snapshot; a restart must
+    # serve the same faces all the same.
+    assert any(snapshots.iterdir()) == (backend != "pgvector")
     with start_app(index_snapshot_dir=snapshots) as second:
         match = identify(second, cid, "biden/biden2.jpg")["faces"][0]["match"]
         assert match["external_id"] == "biden"

@@ -5,11 +5,17 @@ from pathlib import Path
 
 import pytest
 
-from tests.db.fresh import fresh_database
+from tests.db.fresh import fresh_database, server_url
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+@pytest.fixture(
+    params=[
+        "sqlite",
+        pytest.param("postgres", marks=pytest.mark.postgres),
+        pytest.param("pgvector", marks=pytest.mark.pgvector),
+    ]
+)
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    pg = request.getfixturevalue("postgres_url") if request.param == "postgres" else None
+    pg = server_url(request, request.param)
     with fresh_database(request.param, tmp_dir=tmp_path, postgres_url=pg) as url:
         yield url

@@ -11,12 +11,14 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import pytest
 import sqlalchemy as sa
 
 
 @contextmanager
 def fresh_database(kind: str, *, tmp_dir: Path, postgres_url: str | None = None) -> Iterator[str]:
-    """Yield the URL of an empty database of `kind` ("sqlite" or "postgres"); drop it after."""
+    """Yield the URL of an empty database of `kind` ("sqlite", or "postgres" / "pgvector" on the
+    server at `postgres_url`); drop it after."""
     if kind == "sqlite":
         yield f"sqlite:///{tmp_dir / f'facematch-{secrets.token_hex(4)}.db'}"
         return
@@ -31,3 +33,9 @@ def fresh_database(kind: str, *, tmp_dir: Path, postgres_url: str | None = None)
         with admin.connect() as connection:
             connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
+
+
+def server_url(request: pytest.FixtureRequest, kind: str) -> str | None:
+    """The server URL a database of `kind` needs (None for SQLite), from its session fixture."""
+    fixture = {"postgres": "postgres_url", "pgvector": "pgvector_url"}.get(kind)
+    return request.getfixturevalue(fixture) if fixture else None
