@@ -13,9 +13,16 @@ ensure_admin_key() {
     fi
     key_file="${FACEMATCH_DATA_DIR:-/data}/admin_api_key"
     if [ ! -s "$key_file" ]; then
-        (umask 077 && python -c "import secrets; print('fm_admin_' + secrets.token_urlsafe(32))" > "$key_file")
-        echo "facematch: generated an admin API key in $key_file (read it with:" \
-             "docker compose exec api cat $key_file)" >&2
+        # Replicas (`--scale api=N`) share the volume and may start together: write a whole key
+        # to a private file, then link it into place; `ln` fails when another replica won, and
+        # everyone reads the winner's key, never a half-written one.
+        tmp="$key_file.$$"
+        (umask 077 && python -c "import secrets; print('fm_admin_' + secrets.token_urlsafe(32))" > "$tmp")
+        if ln "$tmp" "$key_file" 2>/dev/null; then
+            echo "facematch: generated an admin API key in $key_file (read it with:" \
+                 "docker compose exec api cat $key_file)" >&2
+        fi
+        rm -f "$tmp"
     fi
     FACEMATCH_ADMIN_API_KEY=$(cat "$key_file")
     export FACEMATCH_ADMIN_API_KEY

@@ -34,6 +34,7 @@ CONTAINER_VALUES: dict[str, str] = {
     "model_dir": "/models (set by the image; exported at build time)",
     "database_url": "set by docker-compose.yml from POSTGRES_PASSWORD",
     "admin_api_key": "generated into /data/admin_api_key on first start when unset",
+    "index_backend": "pgvector with docker/docker-compose.pgvector.yml (and its database image)",
 }
 
 HEADER = """\
@@ -49,17 +50,20 @@ HEADER = """\
 # Password of the `facematch` PostgreSQL role; compose refuses to start while it is empty.
 # Generate one: python -c "import secrets; print(secrets.token_urlsafe(24))"
 POSTGRES_PASSWORD=
-# Host address the API is published on (host:port); 0.0.0.0:8000 exposes it on every interface.
+# Host address the load balancer (service `lb`) publishes the API on (host:port); 0.0.0.0:8000
+# exposes it on every interface.
 # PUBLISH_ADDRESS=127.0.0.1:8000
 """
 
 FOOTER = """
 # --- uvicorn (any uvicorn option as UVICORN_<OPTION>) ----------------------------------------
-# Worker processes; each loads the models and its own FAISS copy, kept in step through the
-# database change log. Rule of thumb: CPU cores / FACEMATCH_INFERENCE_THREADS.
+# Worker processes; each loads the models and (faiss backend) its own FAISS copy, kept in step
+# through the database change log. Rule of thumb: CPU cores / FACEMATCH_INFERENCE_THREADS; to use
+# more cores, prefer more replicas (`--scale api=N`).
 # UVICORN_WORKERS=1
 # UVICORN_LOG_LEVEL=info
 # Trust X-Forwarded-* from these proxy addresses (comma separated) when behind a reverse proxy.
+# In the container: * (set by docker-compose.yml: only the `lb` service reaches the replicas).
 # UVICORN_FORWARDED_ALLOW_IPS=127.0.0.1
 """
 

@@ -41,7 +41,7 @@ from app.api.rate_limit import TokenBuckets
 from app.services import keys as key_service
 from app.services.audit import ACTOR_KEY
 from app.services.errors import Forbidden, RateLimited, Unauthorized
-from app.services.index_sync import IndexSync
+from app.services.face_index import FaceIndex
 from app.services.inference import InferenceRunner
 from app.services.keys import Caller
 from app.settings import Settings
@@ -123,7 +123,7 @@ class Context:
     caller: Caller
     session: Session
     settings: Settings
-    index: IndexSync
+    index: FaceIndex
     runner: InferenceRunner
     _pipeline: VisionPipeline | None = field(repr=False)
 

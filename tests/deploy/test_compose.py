@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+import yaml
 from sqlalchemy.engine import make_url
 
 from tests.deploy.conftest import DOCKER, REPO
@@ -26,8 +27,10 @@ def _env_file_paths(service: dict[str, Any]) -> list[str]:
     return [e if isinstance(e, str) else e["path"] for e in entries]
 
 
-def test_compose_declares_the_api_and_postgres_services(compose: dict[str, Any]) -> None:
-    assert set(compose["services"]) == {"api", "postgres"}
+def test_compose_declares_the_api_postgres_and_load_balancer_services(
+    compose: dict[str, Any],
+) -> None:
+    assert set(compose["services"]) == {"api", "postgres", "lb"}
 
 
 def test_postgres_uses_the_official_image_with_a_pinned_major(compose: dict[str, Any]) -> None:
@@ -129,3 +132,35 @@ def test_api_applies_migrations_before_it_serves(compose: dict[str, Any]) -> Non
 
 def test_api_keeps_its_data_directory_in_a_named_volume(compose: dict[str, Any]) -> None:
     assert "api-data:/data" in compose["services"]["api"]["volumes"]
+
+
+def test_api_scales_behind_the_load_balancer(compose: dict[str, Any]) -> None:
+    api, lb = compose["services"]["api"], compose["services"]["lb"]
+    # `--scale api=N` cannot publish one host port N times: only the load balancer publishes.
+    assert "ports" not in api and "container_name" not in api
+    assert api["expose"] == ["8000"]
+    assert lb["ports"] == ["${PUBLISH_ADDRESS:-127.0.0.1:8000}:8000"]
+    assert lb["depends_on"] == {"api": {"condition": "service_healthy"}}
+    name, _, tag = lb["image"].partition(":")
+    assert name == "haproxy" and tag and tag != "latest"
+
+
+def test_load_balancer_config_checks_readiness_and_follows_scaling(
+    compose: dict[str, Any],
+) -> None:
+    source, target, mode = compose["services"]["lb"]["volumes"][0].split(":")
+    assert mode == "ro" and target == "/usr/local/etc/haproxy/haproxy.cfg"
+    config = (DOCKER / source).read_text(encoding="utf-8")
+    assert "option httpchk GET /readyz" in config and "http-check expect status 200" in config
+    # Every replica compose starts resolves under the service name through Docker's DNS.
+    assert re.search(r"^\s*server-template \S+ 1-\d+ api:8000 check resolvers docker", config, re.M)
+    assert "nameserver dns 127.0.0.11:53" in config
+    assert "bind :8000" in config and "monitor-uri /lb-health" in config
+    assert "/lb-health" in " ".join(compose["services"]["lb"]["healthcheck"]["test"])
+
+
+def test_pgvector_override_swaps_the_database_image_and_the_backend() -> None:
+    with (DOCKER / "docker-compose.pgvector.yml").open(encoding="utf-8") as handle:
+        override = yaml.safe_load(handle)["services"]
+    assert override["postgres"]["image"].startswith("pgvector/pgvector:pg")
+    assert override["api"]["environment"] == {"FACEMATCH_INDEX_BACKEND": "pgvector"}
