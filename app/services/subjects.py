@@ -22,8 +22,8 @@ from app.services import audit
 from app.services.collections import require_collection
 from app.services.enrollment import EnrollResult, enroll_faces
 from app.services.errors import Conflict, FaceRejected, Forbidden, NotFound
+from app.services.face_index import FaceIndex
 from app.services.identities import create_identity, delete_identity
-from app.services.index_sync import IndexSync
 from app.services.inference import InferenceRunner
 from app.services.keys import Caller
 from app.vision.pipeline import VisionPipeline
@@ -101,7 +101,7 @@ def _find_or_create(
 def enroll(
     *,
     session: Session,
-    index: IndexSync,
+    index: FaceIndex,
     pipeline: VisionPipeline,
     runner: InferenceRunner,
     collection_id: uuid.UUID,
@@ -141,7 +141,7 @@ def enroll(
 
 
 def delete(
-    *, session: Session, index: IndexSync, collection_id: uuid.UUID, subject: str
+    *, session: Session, index: FaceIndex, collection_id: uuid.UUID, subject: str
 ) -> int | None:
     """Delete the subject and all its faces; the number of faces removed, None when absent."""
     found = find(session=session, collection_id=collection_id, subject=subject)
@@ -152,7 +152,7 @@ def delete(
     )
 
 
-def delete_all(*, session: Session, index: IndexSync, collection_id: uuid.UUID) -> int:
+def delete_all(*, session: Session, index: FaceIndex, collection_id: uuid.UUID) -> int:
     """Delete every subject of the collection; the number of subjects removed."""
     removed = 0
     for identity_id, _ in repo.identity_names(session, collection_id=collection_id):
@@ -167,7 +167,7 @@ def delete_all(*, session: Session, index: IndexSync, collection_id: uuid.UUID) 
 
 
 def delete_faces(
-    *, session: Session, index: IndexSync, collection_id: uuid.UUID, subject: str | None
+    *, session: Session, index: FaceIndex, collection_id: uuid.UUID, subject: str | None
 ) -> int:
     """Delete the faces of one subject, or of every subject (the subjects stay)."""
     require_collection(session=session, collection_id=collection_id)
@@ -205,7 +205,7 @@ def list_faces(
 
 
 def delete_face(
-    *, session: Session, index: IndexSync, collection_id: uuid.UUID, face_id: int
+    *, session: Session, index: FaceIndex, collection_id: uuid.UUID, face_id: int
 ) -> NamedFace:
     face = repo.collection_face(session, collection_id=collection_id, face_id=face_id)
     if face is None:
@@ -219,7 +219,7 @@ def delete_face(
 
 
 def rename(
-    *, session: Session, index: IndexSync, collection_id: uuid.UUID, subject: str, new_name: str
+    *, session: Session, index: FaceIndex, collection_id: uuid.UUID, subject: str, new_name: str
 ) -> None:
     """Rename a subject; when `new_name` exists already the two are merged (its faces move to the
     existing subject, photos it already holds are dropped, the old subject is removed)."""
