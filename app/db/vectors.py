@@ -129,15 +129,18 @@ def ensure_table(connection: Connection, dim: int) -> None:
         )
 
 
-def existing_partitions(connection: Connection) -> set[str]:
+def existing_partitions(connection: Connection, *, without_index: bool = False) -> list[str]:
+    """Table names of the collections' partitions; `without_index`: only those whose HNSW index
+    is missing (a start-up that stopped between the bulk copy and the build)."""
+    condition = " AND to_regclass(c.relname || '_hnsw') IS NULL" if without_index else ""
     rows = connection.execute(
         sa.text(
             "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
-            "WHERE i.inhparent = CAST(:t AS regclass)"
+            "WHERE i.inhparent = CAST(:t AS regclass)" + condition
         ),
         {"t": TABLE},
     )
-    return {r[0] for r in rows}
+    return [r[0] for r in rows]
 
 
 def has_partition(connection: Connection | Session, collection_id: uuid.UUID | str) -> bool:
@@ -175,18 +178,6 @@ def create_partition_index(
             f"{int(params.ef_construction)})"
         )
     )
-
-
-def missing_indexes(connection: Connection) -> list[str]:
-    """Partitions without their HNSW index (a start-up that stopped between load and build)."""
-    rows = connection.execute(
-        sa.text(
-            "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
-            "WHERE i.inhparent = CAST(:t AS regclass) AND to_regclass(c.relname || '_hnsw') IS NULL"
-        ),
-        {"t": TABLE},
-    )
-    return [r[0] for r in rows]
 
 
 def drop_partition(connection: Connection, collection_id: uuid.UUID | str) -> None:

@@ -61,12 +61,12 @@ class PgvectorIndex:
         vectors.ensure_extension(connection)
         vectors.lock_ddl(connection)
         vectors.ensure_table(connection, self.dim)
-        have = vectors.existing_partitions(connection)
+        have = set(vectors.existing_partitions(connection))
         for cid in vectors.collection_ids(session):
             if vectors.partition_name(cid) not in have:
                 vectors.create_partition_table(connection, cid)
         copied = vectors.backfill(session)
-        for name in vectors.missing_indexes(connection):
+        for name in vectors.existing_partitions(connection, without_index=True):
             vectors.create_partition_index(
                 connection, name.removeprefix(f"{vectors.TABLE}_"), self.params
             )
