@@ -20,6 +20,7 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -393,7 +394,8 @@ def impostor_scores(templates: Templates, images: Sequence[str], variant: str) -
     sims = vectors @ vectors.T
     iu, ju = np.triu_indices(len(images), k=1)
     different = people[iu] != people[ju]
-    return sims[iu[different], ju[different]].astype(np.float64)
+    scores: np.ndarray = sims[iu[different], ju[different]].astype(np.float64)
+    return scores
 
 
 def far_table(impostors: np.ndarray) -> list[list[float]]:
@@ -409,8 +411,8 @@ def far_table(impostors: np.ndarray) -> list[list[float]]:
 
 
 def calibration(
-    templates: Templates, images: Sequence[str], model_id: str, provenance: dict
-) -> dict:
+    templates: Templates, images: Sequence[str], model_id: str, provenance: dict[str, Any]
+) -> dict[str, Any]:
     tables, defaults = {}, {}
     n_pairs = 0
     for variant, key in (("flip", "flip_tta"), ("plain", "plain")):

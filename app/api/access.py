@@ -151,6 +151,10 @@ def _collection_param(values: Mapping[str, Any]) -> uuid.UUID | None:
         return None  # not an id: the route's own validation answers 422
 
 
+# Each access dependency's rule, for the route walk (bounded: access() is cached on its arguments).
+_RULES: dict[Callable[..., Any], AccessRule] = {}
+
+
 @cache
 def access(
     role: Role = "identify",
@@ -196,7 +200,7 @@ def access(
             _pipeline=request.app.state.pipeline,
         )
 
-    require_access.access_rule = AccessRule(  # type: ignore[attr-defined]
+    _RULES[require_access] = AccessRule(
         role=role, every_collection=every_collection, authenticates_with=admit
     )
     return require_access
@@ -230,8 +234,7 @@ def _declared(dependant: Dependant) -> Iterator[Callable[..., Any] | None]:
 
 def access_rules(dependant: Dependant) -> list[AccessRule]:
     """Every access rule a route declares (in its signature, its router or nested dependencies)."""
-    rules = (getattr(call, "access_rule", None) for call in _declared(dependant))
-    return [rule for rule in rules if isinstance(rule, AccessRule)]
+    return [_RULES[call] for call in _declared(dependant) if call in _RULES]
 
 
 def routes_without_access(routes: Sequence[BaseRoute]) -> list[str]:

@@ -26,7 +26,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterable, Mapping
 from contextvars import ContextVar
-from typing import Any
+from typing import Any, TextIO
 
 from fastapi import FastAPI, Request
 from fastapi.responses import Response
@@ -235,7 +235,7 @@ class JsonLogFormatter(logging.Formatter):
         return json.dumps(entry, default=str, ensure_ascii=False)
 
 
-class _JsonHandler(logging.StreamHandler):  # type: ignore[type-arg]
+class _JsonHandler(logging.StreamHandler[TextIO]):
     """Marks the handler this module installed, so installing twice replaces instead of doubling."""
 
 

@@ -59,7 +59,7 @@ def parse_multipart(body: bytes, content_type: str, *, max_parts: int) -> list[P
 
     parser = MultipartParser(
         boundary,
-        callbacks={  # type: ignore[arg-type]
+        callbacks={
             "on_part_begin": on_part_begin,
             "on_header_field": on_header_field,
             "on_header_value": on_header_value,

@@ -112,9 +112,7 @@ def example_of(model: type[BaseModel]) -> dict[str, Any] | None:
     if not isinstance(extra, dict):
         return None
     examples = extra.get("examples")
-    if isinstance(examples, list) and examples:
-        return examples[0]  # type: ignore[no-any-return]
-    example = extra.get("example")
+    example = examples[0] if isinstance(examples, list) and examples else extra.get("example")
     return example if isinstance(example, dict) else None
 
 

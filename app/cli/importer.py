@@ -220,11 +220,13 @@ class FacematchApi:
         detail = str(body.get("detail") or body.get("title") or response.reason_phrase)
         return ApiError(response.status_code, code, detail, body)
 
-    async def _json(self, method: str, url: str, ok: set[int], **kwargs: Any) -> Any:
+    async def _json(self, method: str, url: str, ok: set[int], **kwargs: Any) -> dict[str, Any]:
+        """The answer's JSON object (every facematch answer with a body is one)."""
         response = await self.request(method, url, **kwargs)
         if response.status_code not in ok:
             raise self.problem(response)
-        return response.json()
+        body: dict[str, Any] = response.json()
+        return body
 
     async def _pages(self, url: str, params: dict[str, Any]) -> list[dict[str, Any]]:
         items: list[dict[str, Any]] = []

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
-from typing import Any, ClassVar
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -61,7 +61,7 @@ class Face(Base):
 
     __tablename__ = "faces"
     # Ids are never reused, even on SQLite: they are the index labels (migration 0003).
-    __table_args__: ClassVar[dict[str, Any]] = {"sqlite_autoincrement": True}
+    __table_args__ = ({"sqlite_autoincrement": True},)
 
     id: Mapped[int] = mapped_column(BigIntId, primary_key=True, autoincrement=True)
     identity_id: Mapped[uuid.UUID] = mapped_column(
@@ -85,7 +85,7 @@ class FaceChange(Base):
     """
 
     __tablename__ = "face_changes"
-    __table_args__: ClassVar[dict[str, Any]] = {"sqlite_autoincrement": True}
+    __table_args__ = ({"sqlite_autoincrement": True},)
 
     seq: Mapped[int] = mapped_column(BigIntId, primary_key=True, autoincrement=True)
     collection_id: Mapped[uuid.UUID] = mapped_column(sa.Uuid)
@@ -116,7 +116,7 @@ class AuditEvent(Base):
     """Who did what to which ids, and when. Never biometric data (no templates, no images)."""
 
     __tablename__ = "audit_events"
-    __table_args__: ClassVar[dict[str, Any]] = {"sqlite_autoincrement": True}
+    __table_args__ = ({"sqlite_autoincrement": True},)
 
     id: Mapped[int] = mapped_column(BigIntId, primary_key=True, autoincrement=True)
     created_at: Mapped[datetime] = mapped_column(

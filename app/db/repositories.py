@@ -7,7 +7,7 @@ import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import sqlalchemy as sa
@@ -474,6 +474,29 @@ def all_templates(
         for cid, (ids, vecs) in grouped.items()
     }
     return result, collection_ids
+
+
+def stored_templates_after(
+    session: Session, *, after_id: int, limit: int
+) -> list[tuple[int, bytes, str]]:
+    """(face id, template bytes as stored (sealed or plain), model id) of the next `limit` faces
+    after `after_id`, in id order: what a key rotation re-encodes."""
+    rows = session.execute(
+        sa.select(Face.id, Face.template, Face.model_id)
+        .where(Face.id > after_id)
+        .order_by(Face.id)
+        .limit(limit)
+    )
+    return [(fid, blob, mid) for fid, blob, mid in rows]
+
+
+def replace_stored_template(session: Session, *, face_id: int, expected: bytes, new: bytes) -> bool:
+    """Compare-and-set: write `new` only if the row still holds `expected`, so a face deleted or
+    rewritten meanwhile is never resurrected or clobbered. True when the row was updated."""
+    result = session.execute(
+        sa.update(Face).where(Face.id == face_id, Face.template == expected).values(template=new)
+    )
+    return cast("sa.CursorResult[Any]", result).rowcount == 1
 
 
 # --- API keys -------------------------------------------------------------------------------

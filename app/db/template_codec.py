@@ -18,11 +18,14 @@ import os
 import re
 import struct
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+if TYPE_CHECKING:
+    from app.settings import Settings
 
 MAGIC = b"FM\xc1\x7f"  # little-endian float32 0x7fc14d46: a quiet NaN
 VERSION = 1
@@ -87,16 +90,16 @@ class TemplateKeyring:
         self._ciphers = {key_id: AESGCM(key) for key_id, key in keys.items()}
 
     @classmethod
-    def from_settings(cls, settings: object) -> TemplateKeyring:
+    def from_settings(cls, settings: Settings) -> TemplateKeyring:
         """From `template_key`, `template_key_id` and `template_retired_keys` on Settings."""
         keys: dict[str, bytes] = {}
-        retired = getattr(settings, "template_retired_keys", None)
+        retired = settings.template_retired_keys
         if retired is not None:
             keys.update(parse_keyring_text(retired.get_secret_value()))
-        active = getattr(settings, "template_key", None)
+        active = settings.template_key
         active_id = None
         if active is not None:
-            active_id = settings.template_key_id  # type: ignore[attr-defined]
+            active_id = settings.template_key_id
             key = parse_key(active.get_secret_value())
             if keys.get(active_id, key) != key:
                 raise ValueError(f"template key id {active_id!r} names two different keys")
@@ -154,7 +157,8 @@ def _parse_header(blob: bytes) -> tuple[str, int]:
 
 def session_keyring(session: Any) -> TemplateKeyring | None:
     """The keyring a session factory was given: `sessionmaker(info={SESSION_INFO_KEY: keyring})`."""
-    return session.info.get(SESSION_INFO_KEY)
+    keyring: TemplateKeyring | None = session.info.get(SESSION_INFO_KEY)
+    return keyring
 
 
 def is_sealed(blob: bytes) -> bool:

@@ -96,5 +96,6 @@ def candidates(
     config: AnnConfig, index: faiss.Index, queries: np.ndarray, count: int
 ) -> np.ndarray:
     """(m, count) labels of likely neighbours, -1 padded."""
+    labels: np.ndarray
     _, labels = index.search(queries, count, params=search_params(config))
     return labels

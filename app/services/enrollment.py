@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import uuid
 from dataclasses import dataclass, field
+from functools import partial
 
 from sqlalchemy.orm import Session
 
@@ -17,7 +18,7 @@ from app.services.faces import box_json, quality_json
 from app.services.identities import require_identity
 from app.services.inference import InferenceRunner
 from app.vision.pipeline import VisionPipeline
-from app.vision.types import Face, ImageError
+from app.vision.types import EmbeddedFace, ImageError
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,7 +41,7 @@ _FACES_LOOKED_AT = 4
 
 def _analyze_one(
     pipeline: VisionPipeline, data: bytes, *, largest_only: bool, min_face_size: int
-) -> list[Face] | ImageError:
+) -> list[EmbeddedFace] | ImageError:
     try:
         return pipeline.analyze(
             data,
@@ -53,8 +54,11 @@ def _analyze_one(
 
 
 def _judge(
-    index: int, outcome: list[Face] | ImageError, pipeline: VisionPipeline, largest_only: bool
-) -> Face | Rejection:
+    index: int,
+    outcome: list[EmbeddedFace] | ImageError,
+    pipeline: VisionPipeline,
+    largest_only: bool,
+) -> EmbeddedFace | Rejection:
     """The one usable face of a photo, or why there is none.
 
     Faces that fail the quality gate (a blurred face in the background, a poster) do not count
@@ -111,21 +115,25 @@ def enroll_faces(
     session.rollback()
     outcomes = runner.run_many(
         [
-            lambda data=images[i]: _analyze_one(
-                pipeline, data, largest_only=largest_only, min_face_size=min_face_size
+            partial(
+                _analyze_one,
+                pipeline,
+                images[i],
+                largest_only=largest_only,
+                min_face_size=min_face_size,
             )
             for i in fresh
         ]
     )
     # Enrolled by a concurrent request while we computed: still a duplicate.
     known = repo.known_hashes(session, identity_id=identity.id)
-    judged_by_index: dict[int, Face | Rejection] = {i: duplicates[i] for i in duplicates}
+    judged_by_index: dict[int, EmbeddedFace | Rejection] = {i: duplicates[i] for i in duplicates}
     for i, outcome in zip(fresh, outcomes, strict=True):
         judged = _judge(i, outcome, pipeline, largest_only)
         if not isinstance(judged, Rejection) and digests[i] in known:
             judged = _duplicate(i)
         judged_by_index[i] = judged
-    accepted: list[tuple[Face, str]] = []
+    accepted: list[tuple[EmbeddedFace, str]] = []
     rejected: list[Rejection] = []
     for i in range(len(images)):
         judged = judged_by_index[i]
@@ -145,8 +153,7 @@ def enroll_faces(
         identity=identity,
         model_id=pipeline.model_id,
         faces=[
-            (face.template, box_json(face), quality_json(face), digest)  # type: ignore[misc]
-            for face, digest in accepted
+            (face.template, box_json(face), quality_json(face), digest) for face, digest in accepted
         ],
     )
     session.commit()

@@ -17,7 +17,7 @@ from app.services.identities import require_identity
 from app.services.inference import InferenceRunner
 from app.stage_timing import stage_timer
 from app.vision.pipeline import VisionPipeline
-from app.vision.types import Face
+from app.vision.types import EmbeddedFace, Face
 
 # Identify fetches this many faces per wanted identity, so identities with many enrolled faces do
 # not crowd the others out of the short list before faces are grouped into identities.
@@ -36,7 +36,7 @@ class Candidate:
 
 @dataclass(frozen=True, slots=True)
 class IdentifiedFace:
-    face: Face
+    face: EmbeddedFace
     candidates: list[Candidate]
     match: Candidate | None
 
@@ -47,8 +47,8 @@ class Verification:
     match: bool
     threshold: float
     estimated_far: float
-    face_a: Face
-    face_b: Face | None  # None when verifying against an enrolled identity
+    face_a: EmbeddedFace
+    face_b: EmbeddedFace | None  # None when verifying against an enrolled identity
     face_id: int | None = None  # the enrolled face that matched best
 
 
@@ -81,7 +81,7 @@ def _largest_face(
     *,
     min_face_size: int,
     field: str,
-) -> Face:
+) -> EmbeddedFace:
     faces = runner.run(pipeline.analyze, image, min_face_size=min_face_size, largest_only=True)
     if not faces:
         raise FaceRejected(f"no face was found in {field}", code="no_face", field=field)
@@ -108,7 +108,7 @@ def verify_pair(
         if not faces:
             raise FaceRejected(f"no face was found in {field}", code="no_face", field=field)
     face_a, face_b = results[0][0], results[1][0]
-    similarity = float(np.dot(face_a.template, face_b.template))  # type: ignore[arg-type]
+    similarity = float(np.dot(face_a.template, face_b.template))
     return Verification(
         similarity=similarity,
         match=similarity >= threshold,
@@ -273,7 +273,7 @@ def _search(
     index: FaceIndex,
     pipeline: VisionPipeline,
     collection_id: uuid.UUID,
-    faces: list[Face],
+    faces: list[EmbeddedFace],
     top_k: int,
     threshold: float,
 ) -> list[IdentifiedFace]:
@@ -312,7 +312,7 @@ def _search(
 
 def _audit(
     session: Session,
-    action: str,
+    action: audit.Action,
     *,
     collection_id: uuid.UUID | None = None,
     target_id: uuid.UUID | None = None,

@@ -10,14 +10,13 @@ vectors, which a rotation does not change, so it needs no rebuild.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
-from app.db.models import Face
+from app.db import repositories as repo
 from app.db.template_codec import TemplateKeyring, key_id_of, reseal
 from app.services import audit
 
@@ -33,21 +32,10 @@ class RotationReport:
     target: str = PLAIN
 
 
-Row = sa.Row[tuple[int, bytes, str]]
-
-
-def _batches(session: Session, batch_size: int) -> Iterator[Sequence[Row]]:
+def _batches(session: Session, batch_size: int) -> Iterator[list[tuple[int, bytes, str]]]:
     """(id, template, model_id) rows in id order; the caller ends each batch's transaction."""
     last_id = 0
-    while True:
-        rows = session.execute(
-            sa.select(Face.id, Face.template, Face.model_id)
-            .where(Face.id > last_id)
-            .order_by(Face.id)
-            .limit(batch_size)
-        ).all()
-        if not rows:
-            return
+    while rows := repo.stored_templates_after(session, after_id=last_id, limit=batch_size):
         last_id = rows[-1][0]
         yield rows
 
@@ -80,12 +68,7 @@ def rotate_templates(
                 new = reseal(blob, model_id=model_id, keyring=keyring)
                 if new is None or dry_run:
                     continue
-                updated = session.execute(
-                    sa.update(Face)
-                    .where(Face.id == face_id, Face.template == blob)
-                    .values(template=new)
-                )
-                if updated.rowcount == 1:  # type: ignore[attr-defined]
+                if repo.replace_stored_template(session, face_id=face_id, expected=blob, new=new):
                     report.rewritten += 1
                 else:
                     report.skipped_changed += 1

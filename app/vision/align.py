@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
@@ -16,7 +17,7 @@ TEMPLATE_FILE = Path(__file__).resolve().parents[2] / "model_export" / "alignmen
 _MAX_DIRECT_DOWNSCALE = 1.5
 
 
-def load_template(manifest: dict | None = None) -> np.ndarray:
+def load_template(manifest: dict[str, Any] | None = None) -> np.ndarray:
     """The 5-point template, (5, 2) float64 chip pixels: the manifest's, else the committed one."""
     if manifest and "alignment" in manifest:
         points = manifest["alignment"]["template"]
@@ -60,7 +61,8 @@ def similarity_transform(
 
 def transform_points(matrix: np.ndarray, points: np.ndarray) -> np.ndarray:
     points = np.asarray(points, dtype=np.float64)
-    return points @ matrix[:, :2].T + matrix[:, 2]
+    moved: np.ndarray = points @ matrix[:, :2].T + matrix[:, 2]
+    return moved
 
 
 def align_face(

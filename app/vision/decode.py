@@ -75,7 +75,7 @@ class DecodedImage:
     @property
     def scale(self) -> float:
         """Full-resolution pixels per decoded pixel (1.0 unless decoded reduced)."""
-        return self.original_size[0] / self.pixels.shape[1]
+        return self.original_size[0] / int(self.pixels.shape[1])
 
 
 def _looks_like_other_format(data: bytes) -> bool:

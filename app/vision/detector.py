@@ -71,7 +71,8 @@ class _Net:
         """NHWC uint8 → normalised NCHW float32 → the outputs in manifest order."""
         x = (batch_uint8.astype(np.float32) - self.mean) * self.scale
         x = np.ascontiguousarray(x.transpose(0, 3, 1, 2))
-        return self.session.run(list(self.output_names), {self.input_name: x})
+        outputs: list[np.ndarray] = self.session.run(list(self.output_names), {self.input_name: x})
+        return outputs
 
 
 @dataclass(frozen=True, slots=True)
@@ -279,14 +280,15 @@ class MtcnnDetector:
         in its crop, which the first pass's box is and the regressed box is not."""
         crops = _crops(image, boxes, 48)
         mirrored = np.ascontiguousarray(crops[:, :, ::-1])
-        marks = self._onet.run(np.concatenate([crops, mirrored]))[2]
+        marks: np.ndarray = self._onet.run(np.concatenate([crops, mirrored]))[2]
         direct, flipped = marks[: len(boxes)], marks[len(boxes) :]
         bw = (boxes[:, 2] - boxes[:, 0] + 1)[:, None]
         back = np.empty_like(flipped)
         # x mirrors about the crop (pixel j ↔ bw-1-j); left/right points swap (eyes, mouth corners).
         back[:, 0:5] = (bw - 1) / bw - flipped[:, [1, 0, 2, 4, 3]]
         back[:, 5:10] = flipped[:, [6, 5, 7, 9, 8]]
-        return (direct + back) / 2
+        averaged: np.ndarray = (direct + back) / 2
+        return averaged
 
     def _stage_pnet(self, image: np.ndarray, layout: _Layout) -> np.ndarray:
         """All pyramid levels in one PNet run → (n, 9): x1 y1 x2 y2 score reg×4, per-level NMS'd."""

@@ -40,11 +40,12 @@ class Embedder:
         batch = np.concatenate([chips, chips[:, :, ::-1]]) if self.flip_tta else chips
         x = (batch.astype(np.float32) - self._mean) * self._scale
         x = np.ascontiguousarray(x.transpose(0, 3, 1, 2))
-        (raw,) = self._session.run([self._output_name], {self._input_name: x})
-        raw = raw.astype(np.float32)
+        (out,) = self._session.run([self._output_name], {self._input_name: x})
+        raw: np.ndarray = np.asarray(out, dtype=np.float32)
         if self.flip_tta:
             raw = raw[:n] / np.linalg.norm(raw[:n], axis=1, keepdims=True) + raw[
                 n:
             ] / np.linalg.norm(raw[n:], axis=1, keepdims=True)
         norms = np.linalg.norm(raw, axis=1, keepdims=True)
-        return (raw / np.maximum(norms, 1e-12)).astype(np.float32)
+        unit: np.ndarray = (raw / np.maximum(norms, 1e-12)).astype(np.float32)
+        return unit

@@ -24,7 +24,7 @@ from app.vision.detector import (
 from app.vision.embedder import Embedder
 from app.vision.quality import QualityThresholds, measure_quality
 from app.vision.quality import quality_issues as judge_quality
-from app.vision.types import Box, Face
+from app.vision.types import Box, EmbeddedFace, Face
 
 log = logging.getLogger(__name__)
 
@@ -126,7 +126,7 @@ class VisionPipeline:
         min_face_size: int = 40,
         max_faces: int = 32,
         largest_only: bool = False,
-    ) -> list[Face]:
+    ) -> list[EmbeddedFace]:
         """Faces, largest first, each with its template; all faces are embedded in one batch."""
         with stage_timer("decode"):
             decoded = decode_image(data, max_pixels=self.max_image_pixels)
@@ -135,7 +135,7 @@ class VisionPipeline:
         )
         return self._embed(faces, chips)
 
-    def analyze_pixels(self, rgb: np.ndarray, *, min_face_size: int = 40) -> list[Face]:
+    def analyze_pixels(self, rgb: np.ndarray, *, min_face_size: int = 40) -> list[EmbeddedFace]:
         """`analyze` for an already-decoded RGB array (evaluation and benchmarks)."""
         decoded = DecodedImage(
             pixels=rgb, original_size=(rgb.shape[1], rgb.shape[0]), format="array"
@@ -151,7 +151,7 @@ class VisionPipeline:
 
     # --- internals ----------------------------------------------------------------------------
 
-    def _embed(self, faces: list[Face], chips: list[np.ndarray]) -> list[Face]:
+    def _embed(self, faces: list[Face], chips: list[np.ndarray]) -> list[EmbeddedFace]:
         """The same faces with templates, all chips in one onnxruntime batch.
 
         With the batcher on, the `embed` stage includes the wait for the shared run: it is what
@@ -168,7 +168,9 @@ class VisionPipeline:
                 else self.embedder.embed(batch)
             )
         return [
-            Face(box=f.box, score=f.score, landmarks=f.landmarks, quality=f.quality, template=t)
+            EmbeddedFace(
+                box=f.box, score=f.score, landmarks=f.landmarks, quality=f.quality, template=t
+            )
             for f, t in zip(faces, templates, strict=True)
         ]
 

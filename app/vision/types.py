@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import numpy.typing as npt
 
 
 class ImageError(ValueError):
@@ -43,10 +44,17 @@ class Quality:
 
 @dataclass(frozen=True, slots=True)
 class Face:
-    """One detected face; `template` is the L2-normalised embedding when it was computed."""
+    """One detected face (`VisionPipeline.detect`)."""
 
     box: Box
     score: float
     landmarks: tuple[tuple[float, float], ...]  # 5 points: l-eye, r-eye, nose, l-mouth, r-mouth
     quality: Quality
-    template: np.ndarray | None = None  # float32 (dim,), unit norm
+
+
+@dataclass(frozen=True, slots=True)
+class EmbeddedFace(Face):
+    """A detected face with its template (`VisionPipeline.analyze`), so code that matches faces
+    never has to ask whether the template was computed."""
+
+    template: npt.NDArray[np.float32]  # (dim,), unit norm

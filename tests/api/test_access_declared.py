@@ -76,7 +76,9 @@ def door_client(start_app: Callable[..., TestClient]) -> TestClient:
 def test_a_door_reads_the_same_keys_from_its_own_field(door_client: TestClient) -> None:
     with door_client as client:
         assert routes_without_access(client.app.routes) == []  # type: ignore[attr-defined]
-        created = client.post("/v1/keys", headers=ADMIN, json={"collection_id": None, "role": "identify"})
+        created = client.post(
+            "/v1/keys", headers=ADMIN, json={"collection_id": None, "role": "identify"}
+        )
         identify_key = created.json()["key"]
 
         ok = client.post("/test-door/whoami", data={"api_key": ADMIN_KEY})

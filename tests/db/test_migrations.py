@@ -47,7 +47,10 @@ def test_a_deleted_newest_face_id_is_never_reused(database_url: str) -> None:
         with session_factory(engine)() as session:
             collection = repo.add_collection(session, name="c", model_id="m")
             identity = repo.add_identity(
-                session, collection_id=collection.id, external_id=None, display_name=None,
+                session,
+                collection_id=collection.id,
+                external_id=None,
+                display_name=None,
                 metadata=None,
             )
             vec = np.ones(128, np.float32) / np.sqrt(128)

@@ -10,7 +10,7 @@ import pytest
 from PIL import Image
 
 from app.vision.pipeline import VisionPipeline
-from app.vision.types import Face, ImageError
+from app.vision.types import EmbeddedFace, Face, ImageError
 
 
 def _bytes(path: Path) -> bytes:
@@ -66,7 +66,7 @@ def test_max_faces_caps_the_result(pipeline: VisionPipeline, photos: Path) -> No
 
 def test_detect_returns_no_templates(pipeline: VisionPipeline, photos: Path) -> None:
     faces = pipeline.detect(_bytes(photos / "obama" / "obama1.jpg"))
-    assert len(faces) == 1 and faces[0].template is None
+    assert len(faces) == 1 and not isinstance(faces[0], EmbeddedFace)
 
 
 def test_detect_on_a_reduced_jpeg_reports_full_resolution_boxes(
