@@ -33,7 +33,7 @@ sys.path.insert(0, str(REPO))  # run as a script from anywhere in a checkout
 from app.vision.align import align_face  # noqa: E402
 from app.vision.decode import decode_image  # noqa: E402
 from app.vision.pipeline import VisionPipeline  # noqa: E402
-from model_export.template import dlib_model_path  # noqa: E402
+from model_export.sources import dlib_model  # noqa: E402
 
 PHOTOS = (
     "multiface/facenet_pytorch__multiface.jpg",
@@ -81,9 +81,9 @@ def main(argv: list[str] | None = None) -> int:
     pipeline = VisionPipeline.load(args.models, threads=args.threads, flip_tta=True)
     plain_pipeline = VisionPipeline.load(args.models, threads=args.threads, flip_tta=False)
     hog = dlib.get_frontal_face_detector()
-    predictor = dlib.shape_predictor(str(dlib_model_path("shape_predictor_5_face_landmarks.dat")))
+    predictor = dlib.shape_predictor(str(dlib_model("shape_predictor_5_face_landmarks.dat").path))
     descriptor = dlib.face_recognition_model_v1(
-        str(dlib_model_path("dlib_face_recognition_resnet_model_v1.dat"))
+        str(dlib_model("dlib_face_recognition_resnet_model_v1.dat").path)
     )
 
     sources = [

@@ -1,9 +1,12 @@
-"""``python -m model_export {export,verify,fit-template}``."""
+"""``python -m model_export {export,verify}``.
+
+The alignment template the exporter ships is fitted offline by
+``python -m facematch_eval.template``.
+"""
 
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import sys
 from pathlib import Path
 
@@ -21,21 +24,8 @@ def _verify(args: argparse.Namespace) -> int:
     return 0 if verify(args.out) else 1
 
 
-def _fit_template(rest: list[str]) -> int:
-    # template.py belongs to the vision work; the sub-command exists only once that module does.
-    if importlib.util.find_spec("model_export.template") is None:
-        print("model_export.template is not available in this checkout", file=sys.stderr)
-        return 2
-    from model_export import template
-
-    result = template.main(rest)
-    return int(result or 0)
-
-
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    if argv[:1] == ["fit-template"]:
-        return _fit_template(argv[1:])
     parser = argparse.ArgumentParser(prog="python -m model_export", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     export = sub.add_parser("export", help="export every model to ONNX and write manifest.json")
@@ -46,7 +36,6 @@ def main(argv: list[str] | None = None) -> int:
     verify = sub.add_parser("verify", help="re-check file hashes and torch/ORT/dlib parity")
     verify.add_argument("--out", type=Path, default=Path("models"))
     verify.set_defaults(run=_verify)
-    sub.add_parser("fit-template", help="fit the 5-point alignment template (vision's script)")
     args = parser.parse_args(argv)
     from model_export.sources import SourceMissingError
 

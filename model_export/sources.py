@@ -77,8 +77,11 @@ def mtcnn_weights(net: str) -> Source:
     return locate("facenet-pytorch", f"facenet_pytorch/data/{net}.pt")
 
 
+def dlib_model(name: str) -> Source:
+    """A .dat file of face-recognition-models (found without importing it: it needs
+    pkg_resources)."""
+    return locate("face-recognition-models", f"face_recognition_models/models/{name}")
+
+
 def dlib_resnet_weights() -> Source:
-    return locate(
-        "face-recognition-models",
-        "face_recognition_models/models/dlib_face_recognition_resnet_model_v1.dat",
-    )
+    return dlib_model("dlib_face_recognition_resnet_model_v1.dat")

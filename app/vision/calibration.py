@@ -1,4 +1,4 @@
-"""Similarity → estimated false-accept rate, from impostor scores measured by `app.eval`.
+"""Similarity → estimated false-accept rate, from impostor scores measured by `facematch eval`.
 
 The table (app/vision/calibration.json) holds, for a grid of cosine similarities, the fraction of
 different-person pairs that scored at or above it; small, committed, with its provenance.

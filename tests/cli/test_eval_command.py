@@ -1,14 +1,16 @@
-"""`facematch eval` forwards to app.eval and reports accuracy on an LFW-format pairs file."""
+"""`facematch eval` (added by facematch_eval): accuracy on an LFW-format pairs file."""
 
 from __future__ import annotations
 
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 from typer.testing import CliRunner
 
 from app.cli import cli
-from tests.conftest import PHOTOS
+from tests.conftest import PHOTOS, REPO
 
 
 def _lfw_layout(root: Path) -> Path:
@@ -51,3 +53,22 @@ def test_eval_reports_accuracy_on_a_pairs_file(tmp_path: Path, models_dir: Path)
 def test_eval_without_pairs_is_a_usage_error() -> None:
     result = CliRunner().invoke(cli, ["eval"])
     assert result.exit_code == 2
+
+
+def test_eval_says_what_to_install_where_the_evaluation_package_is_absent() -> None:
+    # As in the runtime image, which ships app/ without facematch_eval: the command is still
+    # listed and answers with what to install instead of a traceback.
+    script = (
+        "import sys\n"
+        "sys.modules['facematch_eval'] = None\n"
+        "from app.cli import main\n"
+        "sys.argv = ['facematch', 'eval', '--pairs', 'p.txt', '--images', 'x']\n"
+        "main()\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script], cwd=REPO, capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert "facematch eval is not installed here" in result.stderr
+    assert "pip install -e '.[export,dev]'" in result.stderr
+    assert "Traceback" not in result.stderr

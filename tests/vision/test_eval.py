@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from app.eval import (
+from facematch_eval.eval import (
     accuracy,
     best_threshold,
     cross_validated_accuracy,

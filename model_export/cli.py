@@ -1,4 +1,7 @@
-"""`facematch export-models`: export the ONNX models (needs the `export` extra: torch, dlib)."""
+"""`facematch export-models`: export the ONNX models (needs the `export` extra: torch, dlib).
+
+Added to the service's command line through the `facematch.commands` entry point (see
+pyproject.toml), so `app` never imports the exporter."""
 
 from __future__ import annotations
 
@@ -20,3 +23,7 @@ def export_models(
             f"model export needs the export extra (pip install -e '.[export]'): {exc}"
         ) from exc
     export_all(out, force=force)
+
+
+def register(cli: typer.Typer) -> None:
+    cli.command("export-models")(export_models)

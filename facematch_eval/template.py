@@ -6,13 +6,12 @@ spots (MTCNN's "eye" is the pupil, dlib's 5-point model marks the eye corners). 
 LFW faces we run both, map MTCNN's points into that face's dlib chip frame, and average: aligning
 MTCNN points onto the average reproduces dlib's chips as closely as a similarity can.
 
-    python -m model_export fit-template [--data DIR] [--models DIR] [--count N] [--out FILE]
+    python -m facematch_eval.template [--data DIR] [--models DIR] [--count N] [--out FILE]
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 import os
 import sys
@@ -21,8 +20,12 @@ from typing import Any
 
 import numpy as np
 
+from facematch_eval import nearest_to_centre
+from model_export.sources import dlib_model
+
 REPO = Path(__file__).resolve().parents[1]
-DEFAULT_OUT = Path(__file__).with_name("alignment_template.json")
+# The exporter copies the fitted template into the models' manifest.
+DEFAULT_OUT = REPO / "model_export" / "alignment_template.json"
 CHIP_SIZE = 150
 PADDING = 0.25
 # A face where MTCNN and dlib disagree by more than this (chip pixels, any point, against the
@@ -36,14 +39,6 @@ ISSUE_REFERENCE = [
     [51.25, 105.23],
     [102.12, 105.09],
 ]
-
-
-def dlib_model_path(name: str) -> Path:
-    """A .dat file of face_recognition_models, found without importing it (needs pkg_resources)."""
-    spec = importlib.util.find_spec("face_recognition_models")
-    if spec is None or not spec.submodule_search_locations:
-        raise SystemExit("face-recognition-models is not installed: pip install '.[export]'")
-    return Path(next(iter(spec.submodule_search_locations))) / "models" / name
 
 
 def chip_mapping(details: Any) -> np.ndarray:
@@ -75,10 +70,6 @@ def chip_mapping(details: Any) -> np.ndarray:
     return similarity_transform(src, dst)
 
 
-def _nearest_to_centre(centres: np.ndarray, width: int, height: int) -> int:
-    return int(np.argmin(np.hypot(centres[:, 0] - width / 2, centres[:, 1] - height / 2)))
-
-
 def choose_images(lfw_images: Path, count: int) -> list[Path]:
     """The first photo of evenly spaced identities (sorted by name): many people, deterministic."""
     people = sorted(p for p in lfw_images.iterdir() if p.is_dir())
@@ -102,7 +93,7 @@ def fit(data_dir: Path, model_dir: Path, count: int) -> dict[str, Any]:
     manifest = json.loads((model_dir / "manifest.json").read_text())
     detector = MtcnnDetector.load(model_dir, manifest, threads=2)
     hog = dlib.get_frontal_face_detector()
-    predictor = dlib.shape_predictor(str(dlib_model_path("shape_predictor_5_face_landmarks.dat")))
+    predictor = dlib.shape_predictor(str(dlib_model("shape_predictor_5_face_landmarks.dat").path))
 
     lfw_images = data_dir / "lfw-view1" / "images"
     points: list[np.ndarray] = []
@@ -120,7 +111,7 @@ def fit(data_dir: Path, model_dir: Path, count: int) -> dict[str, Any]:
         centres = np.array(
             [[(r.left() + r.right()) / 2, (r.top() + r.bottom()) / 2] for r in rects]
         )
-        shape = predictor(rgb, rects[_nearest_to_centre(centres, w, h)])
+        shape = predictor(rgb, rects[nearest_to_centre(centres, w, h)])
         details = dlib.get_face_chip_details(shape, size=CHIP_SIZE, padding=PADDING)
         to_chip = chip_mapping(details)
         found = detector.detect(rgb, min_face_size=40)
@@ -131,7 +122,7 @@ def fit(data_dir: Path, model_dir: Path, count: int) -> dict[str, Any]:
         mtcnn_centres = np.column_stack(
             [(boxes[:, 0] + boxes[:, 2]) / 2, (boxes[:, 1] + boxes[:, 3]) / 2]
         )
-        marks = found.landmarks[_nearest_to_centre(mtcnn_centres, w, h)].astype(np.float64)
+        marks = found.landmarks[nearest_to_centre(mtcnn_centres, w, h)].astype(np.float64)
         in_chip = transform_points(to_chip, marks)
         error = np.hypot(*(in_chip - np.asarray(ISSUE_REFERENCE)).T).max()
         if error > MAX_POINT_ERROR:
@@ -183,9 +174,7 @@ def fit(data_dir: Path, model_dir: Path, count: int) -> dict[str, Any]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m model_export fit-template", description=__doc__
-    )
+    parser = argparse.ArgumentParser(prog="python -m facematch_eval.template", description=__doc__)
     parser.add_argument(
         "--data",
         type=Path,

@@ -1,6 +1,6 @@
 """LFW-style verification benchmark of the vision pipeline, and the similarity→FAR calibration.
 
-    python -m app.eval --pairs lfw-view1/pairsDevTest.txt --images lfw-view1/images \\
+    facematch eval --pairs lfw-view1/pairsDevTest.txt --images lfw-view1/images \\
         --train-pairs lfw-view1/pairsDevTrain.txt --reference dlib --roc roc.png \\
         --calibration-out app/vision/calibration.json
 
@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from app.settings import Settings
+from facematch_eval import nearest_to_centre
 
 BATCH = 32
 FAR_TARGET = 1e-3
@@ -150,11 +151,6 @@ class Templates:
     seconds: float = 0.0
 
 
-def _nearest_centre(centres: np.ndarray, shape: tuple[int, ...]) -> int:
-    h, w = shape[:2]
-    return int(np.argmin(np.hypot(centres[:, 0] - w / 2, centres[:, 1] - h / 2)))
-
-
 def _read_rgb(path: Path) -> np.ndarray:
     from app.vision.decode import decode_image
 
@@ -190,7 +186,8 @@ def embed_ours(
             landmarks[name] = None
             continue
         centres = (found.boxes[:, :2] + found.boxes[:, 2:]) / 2
-        landmarks[name] = found.landmarks[_nearest_centre(centres, rgb.shape)].astype(np.float64)
+        h, w = rgb.shape[:2]
+        landmarks[name] = found.landmarks[nearest_to_centre(centres, w, h)].astype(np.float64)
         if k % 500 == 0:
             log(f"  ours: detected {k}/{len(images)}")
     good = [v for v in landmarks.values() if v is not None]
@@ -227,12 +224,12 @@ def embed_dlib(root: Path, images: Sequence[str], log: Callable[[str], None]) ->
     """
     import dlib
 
-    from model_export.template import dlib_model_path
+    from model_export.sources import dlib_model
 
     hog = dlib.get_frontal_face_detector()
-    predictor = dlib.shape_predictor(str(dlib_model_path("shape_predictor_5_face_landmarks.dat")))
+    predictor = dlib.shape_predictor(str(dlib_model("shape_predictor_5_face_landmarks.dat").path))
     net = dlib.face_recognition_model_v1(
-        str(dlib_model_path("dlib_face_recognition_resnet_model_v1.dat"))
+        str(dlib_model("dlib_face_recognition_resnet_model_v1.dat").path)
     )
     started = time.perf_counter()
     rects: dict[str, tuple[int, int, int, int] | None] = {}
@@ -245,7 +242,7 @@ def embed_dlib(root: Path, images: Sequence[str], log: Callable[[str], None]) ->
         centres = np.array(
             [[(r.left() + r.right()) / 2, (r.top() + r.bottom()) / 2] for r in found]
         )
-        r = found[_nearest_centre(centres, rgb.shape)]
+        r = found[nearest_to_centre(centres, rgb.shape[1], rgb.shape[0])]
         rects[name] = (r.left(), r.top(), r.right(), r.bottom())
         if k % 500 == 0:
             log(f"  dlib: detected {k}/{len(images)}")
@@ -462,7 +459,7 @@ def operating_points(
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m app.eval", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="facematch eval", description=__doc__.split("\n")[0])
     parser.add_argument("--pairs", type=Path, required=True, help="LFW-format pairs to report on")
     parser.add_argument(
         "--images", type=Path, required=True, help="image root (Name/Name_0001.jpg)"
@@ -537,7 +534,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.calibration_out:
         manifest = json.loads((model_dir / "manifest.json").read_text())
         provenance = {
-            "command": "python -m app.eval " + " ".join(sys.argv[1:] if argv is None else argv),
+            "command": "facematch eval " + " ".join(sys.argv[1:] if argv is None else argv),
             "images": "every image of the pair files: "
             + ", ".join(str(p.name) for p in filter(None, [args.pairs, args.train_pairs])),
             "data": "LFW deep-funneled (umass-vis-lfw), View 1 development split",
