@@ -6,8 +6,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh export,dev
-scripts/install_browser.sh
 scripts/lint.sh  # the static gate: a lint, type or layering error fails the suite before pytest
+scripts/install_browser.sh
 export FACEMATCH_DATA=${FACEMATCH_DATA:-$(cd .. && pwd)/shared/data}
 if [ -z "${FACEMATCH_TEST_PGVECTOR_URL:-}" ]; then
   pgvector_data=$(mktemp -d "${TMPDIR:-/tmp}/facematch-pgvector.XXXXXX")

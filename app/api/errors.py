@@ -176,7 +176,7 @@ def _http_info(exc: StarletteHTTPException) -> ErrorInfo:
     }.get(exc.status_code, "validation_error" if 400 <= exc.status_code < 500 else "internal_error")
     # A body FastAPI could not parse is a validation problem like any other: always 422.
     status = 422 if code == "validation_error" else exc.status_code
-    return ErrorInfo(code, status, str(exc.detail), exc.headers)
+    return ErrorInfo(code, status, str(exc.detail), dict(exc.headers) if exc.headers else None)
 
 
 _DATABASE_DOWN = "the database is unreachable; try again shortly"

@@ -162,12 +162,12 @@ def verify_identity(
 
 @dataclass(frozen=True, slots=True)
 class FaceComparison:
-    face: Face
+    face: EmbeddedFace
     similarity: float
 
 
-def _compare(faces: list[Face], reference: np.ndarray) -> list[FaceComparison]:
-    return [FaceComparison(f, float(np.dot(f.template, reference))) for f in faces]  # type: ignore[arg-type]
+def _compare(faces: list[EmbeddedFace], reference: np.ndarray) -> list[FaceComparison]:
+    return [FaceComparison(f, float(np.dot(f.template, reference))) for f in faces]
 
 
 def compare_to_face(
@@ -210,7 +210,7 @@ def compare_photos(
     target: bytes,
     min_face_size: int,
     max_faces: int,
-) -> tuple[Face, list[FaceComparison]]:
+) -> tuple[EmbeddedFace, list[FaceComparison]]:
     """The largest face of `source` against every face of `target` (largest first); both photos
     are analysed concurrently."""
     source_faces, target_faces = runner.run_many(
@@ -223,7 +223,7 @@ def compare_photos(
         if not faces:
             raise FaceRejected(f"no face was found in {field}", code="no_face", field=field)
     reference = source_faces[0].template
-    return source_faces[0], _compare(target_faces, reference)  # type: ignore[arg-type]
+    return source_faces[0], _compare(target_faces, reference)
 
 
 def _check_model(session: Session, collection_id: uuid.UUID, pipeline: VisionPipeline) -> None:

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, JsonValue
 
 _DURATION = "Seconds the request took on the server."
 _BOX = {"x_min": 631, "y_min": 240, "x_max": 915, "y_max": 605}
 
 
-def _example(value: dict[str, object]) -> ConfigDict:
+def _example(value: dict[str, JsonValue]) -> ConfigDict:
     return ConfigDict(json_schema_extra={"examples": [value]})
 
 
