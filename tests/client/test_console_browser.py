@@ -184,6 +184,10 @@ def test_operator_path_through_the_console(browser: Any, served_api: ServedApi) 
     expect(rejected).to_contain_text("no face")
     expect(page.get_by_test_id("face-row")).to_have_count(2, timeout=STEP_MS)
     expect(results.filter(has_text="accepted").get_by_test_id("face-box")).to_have_count(2)
+    page.get_by_test_id("verify-identity-files").set_input_files(PHOTOS / "obama" / "obama3.jpg")
+    expect(page.get_by_test_id("verify-identity-result")).to_contain_text(
+        "Same person", timeout=INFERENCE_MS
+    )
     _shot(page, "04-identity-enroll")
 
     # Identify a group photo: a box per face, the enrolled one named, the other unknown.

@@ -3,7 +3,8 @@
 
 import { api, path, photoForm, session } from '../api.js';
 import { confirmDialog, errorSlot, field, formatTime, h, section, dropZone } from '../dom.js';
-import { Photo } from '../overlay.js';
+import { Photo, photoDrop } from '../overlay.js';
+import { verdict } from './verify.js';
 
 // Two uploads at a time: the service runs two inference workers by default, so more would queue.
 const PARALLEL = 2;
@@ -175,6 +176,32 @@ function enrollSection(collectionId, identity, onEnrolled) {
   );
 }
 
+function verifySection(collectionId, identity) {
+  const out = h('div', { class: 'identify-out stacked small' });
+  const error = errorSlot();
+  const zone = photoDrop({
+    label: 'Photo to check',
+    testid: 'verify-identity-files',
+    out,
+    error,
+    busy: 'Comparing…',
+    run: async (file, photo) => {
+      const found = await api('POST', path`/v1/collections/${collectionId}/identities/${identity.id}/verify`, {
+        form: photoForm({ image: file }),
+      });
+      photo.box(found.face_a.box, { kind: found.match ? 'match' : 'unknown' });
+      return h('div', { class: 'side', testid: 'verify-identity-result' }, verdict(found));
+    },
+  });
+  return section(
+    'Verify against this person',
+    h('p', { class: 'muted' }, 'Is the largest face of a photo this person? Compared with each enrolled face; the best counts. Nothing is stored.'),
+    zone,
+    error,
+    out,
+  );
+}
+
 function editSection(collectionId, identity, onSaved) {
   const ext = h('input', { type: 'text', maxlength: 200, value: identity.external_id || '' });
   const display = h('input', { type: 'text', maxlength: 200, value: identity.display_name || '' });
@@ -258,7 +285,7 @@ export async function identityView(collectionId, identityId) {
       'div',
       { class: 'columns' },
       session.can('enroll') ? enrollSection(collectionId, identity, onEnrolled) : null,
-      h('div', { class: 'stack' }, faces.el, session.can('enroll') ? editSection(collectionId, identity, reload) : null),
+      h('div', { class: 'stack' }, faces.el, verifySection(collectionId, identity), session.can('enroll') ? editSection(collectionId, identity, reload) : null),
     ),
   );
 }

@@ -5,6 +5,23 @@ import { api, photoForm } from '../api.js';
 import { dropZone, errorSlot, formatFar, formatSim, h, section } from '../dom.js';
 import { Photo } from '../overlay.js';
 
+/** What a verify answer says, in words: shared by this screen and an identity's page. */
+export function verdict(out) {
+  return [
+    h('div', { class: `big ${out.match ? 'ok' : 'bad'}` }, out.match ? 'Same person' : 'Not a match'),
+    h(
+      'dl',
+      { class: 'facts' },
+      h('dt', null, 'similarity'),
+      h('dd', null, formatSim(out.similarity)),
+      h('dt', null, 'estimated FAR'),
+      h('dd', null, `${formatFar(out.estimated_far)} (share of different-person pairs scoring this high)`),
+      h('dt', null, 'threshold'),
+      h('dd', null, formatSim(out.threshold)),
+    ),
+  ];
+}
+
 export async function verifyView() {
   const chosen = { image_a: null, image_b: null };
   const frames = { image_a: h('div', { class: 'slot' }), image_b: h('div', { class: 'slot' }) };
@@ -25,19 +42,7 @@ export async function verifyView() {
       photos.image_b.clear();
       photos.image_a.box(out.face_a.box, { kind: out.match ? 'match' : 'unknown' });
       if (out.face_b) photos.image_b.box(out.face_b.box, { kind: out.match ? 'match' : 'unknown' });
-      outcome.replaceChildren(
-        h('div', { class: `big ${out.match ? 'ok' : 'bad'}` }, out.match ? 'Same person' : 'Not a match'),
-        h(
-          'dl',
-          { class: 'facts' },
-          h('dt', null, 'similarity'),
-          h('dd', null, formatSim(out.similarity)),
-          h('dt', null, 'estimated FAR'),
-          h('dd', null, `${formatFar(out.estimated_far)} (share of different-person pairs scoring this high)`),
-          h('dt', null, 'threshold'),
-          h('dd', null, formatSim(out.threshold)),
-        ),
-      );
+      outcome.replaceChildren(...verdict(out));
     } catch (err) {
       outcome.textContent = '';
       error.show(err);
