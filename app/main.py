@@ -16,7 +16,7 @@ from fastapi.routing import APIRoute
 from starlette.concurrency import run_in_threadpool
 
 from app import __version__
-from app.api import deepstack
+from app.api import compreface, deepstack
 from app.api.body_limit import BodySizeLimit
 from app.api.console import install_console
 from app.api.docs import install_docs
@@ -67,6 +67,12 @@ _TAGS = [
         "description": "DeepStack's face API (`/v1/vision/face/...`) for its existing clients: "
         "the key in the `api_key` form field, scores on facematch's calibrated 0-1 scale. "
         "See docs/compat.md.",
+    },
+    {
+        "name": compreface.TAG,
+        "description": "CompreFace's recognition, detection and verification API "
+        "(`/api/v1/...`) for its SDK and Double Take: the key in `x-api-key`, similarities on "
+        "facematch's calibrated 0-1 scale. See docs/compat.md.",
     },
 ]
 
@@ -197,13 +203,19 @@ def create_app(
         generate_unique_id_function=_operation_id,
     )
     # Metrics outermost so refused bodies are counted too; the body cap wraps everything else.
-    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    doors = (deepstack, compreface)
+    app.add_middleware(
+        BodySizeLimit,
+        max_bytes=settings.max_body_bytes,
+        refusals={prefix: door.too_large for door in doors for prefix in door.PREFIXES},
+    )
     # Logging is configured when the app starts, not when this module is imported.
     install_observability(app, json_logs=False)
     install_error_handlers(app)
     for module in (health, collections, identities, faces, matching, detect, keys, models, audit):
         app.include_router(module.router)
-    app.include_router(deepstack.router)
+    for door in doors:
+        app.include_router(door.router)
     install_docs(app)
     install_console(app)
     _finish_openapi(app, settings)

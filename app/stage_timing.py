@@ -59,6 +59,12 @@ def recording() -> Iterator[StageRecorder]:
         _recorder.reset(token)
 
 
+def current_totals() -> dict[str, float]:
+    """Seconds per stage recorded so far in this request (empty outside one)."""
+    recorder = _recorder.get()
+    return recorder.totals() if recorder is not None else {}
+
+
 @contextmanager
 def stage_timer(stage: str) -> Iterator[None]:
     """Time the enclosed block as `stage` for the current request, if one is being recorded."""

@@ -7,6 +7,7 @@ body is cut off the moment the running count passes the cap.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Mapping
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -17,10 +18,31 @@ class BodyTooLarge(ServiceError):
     code = "payload_too_large"
 
 
+# detail -> (body, content type): how a protocol door words the refusal.
+Refusal = Callable[[str], tuple[bytes, str]]
+
+
+def _problem(detail: str) -> tuple[bytes, str]:
+    body = {
+        "type": "https://facematch.dev/problems/payload_too_large",
+        "title": "Content Too Large",
+        "status": 413,
+        "code": "payload_too_large",
+        "detail": detail,
+    }
+    return json.dumps(body).encode(), "application/problem+json"
+
+
 class BodySizeLimit:
-    def __init__(self, app: ASGIApp, *, max_bytes: int) -> None:
+    """`refusals` maps a path prefix to a door's own wording of the 413 (DeepStack, CompreFace);
+    other paths get an RFC 9457 problem."""
+
+    def __init__(
+        self, app: ASGIApp, *, max_bytes: int, refusals: Mapping[str, Refusal] | None = None
+    ) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.refusals = dict(refusals or {})
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -28,7 +50,7 @@ class BodySizeLimit:
             return
         declared = dict(scope["headers"]).get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
-            await self._refuse(send)
+            await self._refuse(send, scope.get("path", ""))
             return
         received = 0
         started = False
@@ -52,27 +74,22 @@ class BodySizeLimit:
         except BodyTooLarge:
             # Normally the app's handler answers; this is for paths outside it.
             if not started:
-                await self._refuse(send)
+                await self._refuse(send, scope.get("path", ""))
 
     def _detail(self) -> str:
         return f"the request body exceeds {self.max_bytes} bytes"
 
-    async def _refuse(self, send: Send) -> None:
-        body = json.dumps(
-            {
-                "type": "https://facematch.dev/problems/payload_too_large",
-                "title": "Content Too Large",
-                "status": 413,
-                "code": "payload_too_large",
-                "detail": self._detail(),
-            }
-        ).encode()
+    async def _refuse(self, send: Send, path: str) -> None:
+        render = next(
+            (r for prefix, r in self.refusals.items() if path.startswith(prefix)), _problem
+        )
+        body, content_type = render(self._detail())
         await send(
             {
                 "type": "http.response.start",
                 "status": 413,
                 "headers": [
-                    (b"content-type", b"application/problem+json"),
+                    (b"content-type", content_type.encode()),
                     (b"content-length", str(len(body)).encode()),
                     (b"connection", b"close"),
                 ],

@@ -254,6 +254,15 @@ def get_face(session: Session, *, identity_id: uuid.UUID, face_id: int) -> Face 
     )
 
 
+def face_by_content(session: Session, *, identity_id: uuid.UUID, sha256: str) -> Face | None:
+    return session.scalar(
+        sa.select(Face)
+        .where(Face.identity_id == identity_id, Face.content_sha256 == sha256)
+        .order_by(Face.id)
+        .limit(1)
+    )
+
+
 def known_hashes(session: Session, *, identity_id: uuid.UUID) -> set[str]:
     return set(
         session.scalars(sa.select(Face.content_sha256).where(Face.identity_id == identity_id))

@@ -9,6 +9,8 @@ audited like any other through every door and `/v1`. An identity created through
 
 from __future__ import annotations
 
+import hashlib
+import unicodedata
 import uuid
 from contextlib import suppress
 from dataclasses import dataclass
@@ -21,7 +23,7 @@ from app.db.models import Identity
 from app.services import audit
 from app.services.collections import require_collection
 from app.services.enrollment import EnrollResult, enroll_faces
-from app.services.errors import Conflict, FaceRejected, Forbidden, NotFound
+from app.services.errors import Conflict, FaceRejected, Forbidden, NotFound, ServiceError
 from app.services.face_index import FaceIndex
 from app.services.identities import create_identity, delete_identity
 from app.services.inference import InferenceRunner
@@ -45,6 +47,22 @@ def face_store(caller: Caller) -> uuid.UUID:
 
 def name_of(identity_id: uuid.UUID, external_id: str | None) -> str:
     return external_id if external_id is not None else str(identity_id)
+
+
+_MAX_NAME = 200  # Identity.external_id
+
+
+def check_name(subject: str) -> str:
+    """A subject name as identities store it: 1-200 characters, no control characters."""
+    if not subject or len(subject) > _MAX_NAME:
+        raise ServiceError(
+            f"a subject name must have 1 to {_MAX_NAME} characters", code="validation_error"
+        )
+    if any(unicodedata.category(c) == "Cc" for c in subject):
+        raise ServiceError(
+            "a subject name must not hold control characters", code="validation_error"
+        )
+    return subject
 
 
 def find(*, session: Session, collection_id: uuid.UUID, subject: str) -> Identity | None:
@@ -74,6 +92,7 @@ def names(*, session: Session, collection_id: uuid.UUID) -> list[str]:
 
 
 def create(*, session: Session, collection_id: uuid.UUID, subject: str) -> Identity:
+    check_name(subject)
     if find(session=session, collection_id=collection_id, subject=subject) is not None:
         raise Conflict(f"subject {subject!r} already exists")
     return create_identity(
@@ -113,6 +132,7 @@ def enroll(
     """Add photos as faces of the subject, creating it on first use (the ordinary enrollment:
     quality gate, duplicate check, audit). A subject created here and left without any face
     (every photo refused) is removed again, so a failed upload leaves nothing behind."""
+    check_name(subject)
     require_collection(session=session, collection_id=collection_id)
     identity, created = _find_or_create(session, collection_id, subject)
     try:
@@ -223,6 +243,7 @@ def rename(
 ) -> None:
     """Rename a subject; when `new_name` exists already the two are merged (its faces move to the
     existing subject, photos it already holds are dropped, the old subject is removed)."""
+    check_name(new_name)
     source = require(session=session, collection_id=collection_id, subject=subject)
     if new_name == name_of(source.id, source.external_id):
         return
@@ -245,3 +266,16 @@ def rename(
     repo.delete_identity(session, source)
     session.commit()
     index.catch_up(session)
+
+
+def face_holding(
+    *, session: Session, collection_id: uuid.UUID, subject: str, image: bytes
+) -> NamedFace | None:
+    """The subject's face enrolled from exactly these bytes, if any (a retried upload)."""
+    found = find(session=session, collection_id=collection_id, subject=subject)
+    if found is None:
+        return None
+    face = repo.face_by_content(
+        session, identity_id=found.id, sha256=hashlib.sha256(image).hexdigest()
+    )
+    return NamedFace(face.id, name_of(found.id, found.external_id)) if face else None

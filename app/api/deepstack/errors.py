@@ -48,6 +48,11 @@ class DeepStackErrorOut(BaseModel):
     duration: float = 0.0
 
 
+def too_large(detail: str) -> tuple[bytes, str]:
+    """The body-cap middleware's refusal, in DeepStack's words (it runs before any route)."""
+    return DeepStackErrorOut(error=detail).model_dump_json().encode(), "application/json"
+
+
 def error_response(exc: Exception) -> JSONResponse:
     if isinstance(exc, DeepStackError):
         status, message, headers = exc.status, exc.message, None

@@ -35,6 +35,7 @@ from app.services.scores import foreign_score, foreign_threshold
 from app.vision.types import Box
 
 TAG = "deepstack"
+PREFIXES = ("/v1/vision/",)  # the paths this door answers
 PROTOCOL = {"x-protocol": TAG}  # marks operations that speak another API's wire format
 router = APIRouter(tags=[TAG], route_class=DeepStackRoute)
 
