@@ -333,7 +333,18 @@ def delete_example(ctx: Enroller, image_id: ImageIdPath) -> wire.CompreFaceFaceR
     name="delete-examples-by-id",
     summary="Delete several examples (faces) by image_id",
     openapi_extra=PROTOCOL,
-    responses=error_responses(),
+    responses={
+        200: {
+            "content": {
+                "application/json": {
+                    "example": [
+                        {"image_id": "00000000-0000-0000-0000-00000000002a", "subject": "obama"}
+                    ]
+                }
+            }
+        },
+        **error_responses(),
+    },
 )
 def delete_examples_by_id(
     ctx: Enroller,
