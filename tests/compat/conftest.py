@@ -13,7 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.attack.live_server import LiveServer
+from tests.attack.live_server import sqlite_server
 from tests.conftest import PHOTOS
 
 ADMIN_KEY = "compat-admin-key-0123456789abcdef0123456789"
@@ -47,18 +47,8 @@ def _key(admin: httpx.Client, role: str, collection_id: str) -> str:
 @pytest.fixture(scope="module")
 def live(models_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Tenants]:
     data_dir = tmp_path_factory.mktemp("compat")
-    server = LiveServer(
-        env={
-            "FACEMATCH_DATA_DIR": str(data_dir),
-            "FACEMATCH_MODEL_DIR": str(models_dir),
-            "FACEMATCH_DATABASE_URL": f"sqlite:///{data_dir / 'facematch.db'}",
-            "FACEMATCH_ADMIN_API_KEY": ADMIN_KEY,
-            "FACEMATCH_RATE_LIMIT_PER_MINUTE": "0",
-            "FACEMATCH_INFERENCE_WORKERS": "2",
-            "FACEMATCH_INFERENCE_THREADS": "1",
-        },
-        log_path=data_dir / "server.log",
-    )
+    # Two workers: the real clients' requests overlap with nothing, but Double Take's would.
+    server = sqlite_server(data_dir, models_dir, ADMIN_KEY, inference_workers="2")
     server.start()
     try:
         with httpx.Client(base_url=server.url, headers={"X-API-Key": ADMIN_KEY}) as admin:
