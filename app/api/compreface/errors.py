@@ -9,14 +9,12 @@ used and the message says what happened (docs/compat.md lists the table).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Coroutine
 from typing import Any
 
-from fastapi import Request, Response
 from fastapi.responses import JSONResponse
-from fastapi.routing import APIRoute
 from pydantic import BaseModel, ConfigDict, Field
 
+from app.api.doors import answering_with
 from app.api.errors import error_info
 
 NO_FACE_MESSAGE = "No face is found in the given image"
@@ -89,19 +87,7 @@ def error_response(exc: Exception) -> JSONResponse:
     return JSONResponse(body, status_code=status, headers=headers)
 
 
-class CompreFaceRoute(APIRoute):
-    """Routes of this door answer every failure, dependencies included, in CompreFace's format."""
-
-    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
-        handler = super().get_route_handler()
-
-        async def answer(request: Request) -> Response:
-            try:
-                return await handler(request)
-            except Exception as exc:  # every failure becomes a CompreFace answer
-                return error_response(exc)
-
-        return answer
+CompreFaceRoute = answering_with(error_response)
 
 
 _DESCRIPTIONS = {

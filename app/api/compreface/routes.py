@@ -13,6 +13,7 @@ from __future__ import annotations
 import math
 import uuid
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Body, Depends, Path, Query, Request, Security
@@ -27,17 +28,17 @@ from app.api.compreface.errors import (
     CompreFaceRoute,
     error_responses,
 )
+from app.api.doors import protocol
 from app.api.images import read_images
 from app.services import matching, subjects
 from app.services.errors import FaceRejected, NotFound
 from app.services.scores import foreign_score
 from app.stage_timing import current_totals
-from app.vision.pipeline import VisionPipeline
 from app.vision.types import Face
 
 TAG = "compreface"
 PREFIXES = ("/api/v1/",)  # the paths this door answers
-PROTOCOL = {"x-protocol": TAG}  # marks operations that speak another API's wire format
+PROTOCOL = protocol(TAG)
 router = APIRouter(tags=[TAG], route_class=CompreFaceRoute)
 
 compreface_key = APIKeyHeader(
@@ -139,15 +140,40 @@ def _face_id(image_id: str) -> int:
     return value
 
 
+@dataclass(frozen=True, slots=True)
+class Options:
+    """The query options CompreFace's photo endpoints share."""
+
+    limit: int
+    det_prob_threshold: float | None
+    face_plugins: str
+    status: bool
+
+
+def _options(
+    limit: Limit = 0,
+    det_prob_threshold: DetProb = None,
+    face_plugins: FacePlugins = "",
+    status: Status = False,
+) -> Options:
+    return Options(limit, det_prob_threshold, face_plugins, status)
+
+
+OptionsDep = Annotated[Options, Depends(_options)]
+
+
 class _Answer:
     """What `face_plugins` and `status` ask for, applied to each face."""
 
-    def __init__(self, pipeline: VisionPipeline, face_plugins: str, with_status: bool) -> None:
-        requested = {p.strip() for p in face_plugins.split(",") if p.strip()}
+    def __init__(self, ctx: Context, options: Options) -> None:
+        requested = {p.strip() for p in options.face_plugins.split(",") if p.strip()}
         self.landmarks = "landmarks" in requested
         self.embedding = "calculator" in requested
-        self.status = with_status
-        self.pipeline = pipeline
+        self.status = options.status
+        self.pipeline = ctx.pipeline
+        cap = ctx.settings.max_faces_per_image
+        self.max_faces = cap if options.limit == 0 else min(options.limit, cap)
+        self.det_prob_threshold = options.det_prob_threshold
 
     def face(self, face: Face, **fields: Any) -> dict[str, Any]:
         box = face.box
@@ -187,17 +213,16 @@ class _Answer:
     def similarity(self, cosine: float) -> float:
         return round(foreign_score(cosine, pipeline=self.pipeline), 5)
 
+    def kept(self, faces: list[Face]) -> set[int]:
+        """Ids of the faces the detector is sure enough of; none at all answers code 28."""
+        return {id(f) for f in _kept(faces, self.det_prob_threshold)}
+
 
 def _kept(faces: list[Face], det_prob_threshold: float | None) -> list[Face]:
     kept = [f for f in faces if det_prob_threshold is None or f.score >= det_prob_threshold]
     if not kept:
         raise CompreFaceError(400, 28, NO_FACE_MESSAGE)
     return kept
-
-
-def _max_faces(ctx: Context, limit: int) -> int:
-    cap = ctx.settings.max_faces_per_image
-    return cap if limit == 0 else min(limit, cap)
 
 
 def _post(path: str, **kwargs: Any) -> Callable[[F], F]:
@@ -380,18 +405,15 @@ def delete_examples_by_id(
 def recognize(
     ctx: Reader,
     image: FileBytes,
-    limit: Limit = 0,
+    options: OptionsDep,
     prediction_count: Annotated[
         int, Query(ge=1, le=_MAX_PREDICTIONS, description="Subjects per face, most similar first.")
     ] = 1,
-    det_prob_threshold: DetProb = None,
-    face_plugins: FacePlugins = "",
-    status: Status = False,
 ) -> wire.CompreFaceRecognizeOut:
     """Each face (biggest first) with its most similar subjects, whatever their similarity: the
     client compares it with its own threshold. No face answers code 28."""
     pipeline = ctx.pipeline
-    answer = _Answer(pipeline, face_plugins, status)
+    answer = _Answer(ctx, options)
     results = matching.identify(
         session=ctx.session,
         index=ctx.index,
@@ -403,9 +425,9 @@ def recognize(
         largest_only=False,
         threshold=pipeline.default_threshold,
         min_face_size=ctx.settings.min_face_size,
-        max_faces=_max_faces(ctx, limit),
+        max_faces=answer.max_faces,
     )
-    kept = {id(f) for f in _kept([r.face for r in results], det_prob_threshold)}
+    kept = answer.kept([r.face for r in results])
     return wire.CompreFaceRecognizeOut.model_validate(
         {
             "result": [
@@ -438,13 +460,10 @@ def verify_example(
     ctx: Reader,
     image_id: ImageIdPath,
     image: FileBytes,
-    limit: Limit = 0,
-    det_prob_threshold: DetProb = None,
-    face_plugins: FacePlugins = "",
-    status: Status = False,
+    options: OptionsDep,
 ) -> wire.CompreFaceFaceVerifyOut:
     pipeline = ctx.pipeline
-    answer = _Answer(pipeline, face_plugins, status)
+    answer = _Answer(ctx, options)
     try:
         compared = matching.compare_to_face(
             session=ctx.session,
@@ -454,11 +473,11 @@ def verify_example(
             face_id=_face_id(image_id),
             image=image,
             min_face_size=ctx.settings.min_face_size,
-            max_faces=_max_faces(ctx, limit),
+            max_faces=answer.max_faces,
         )
     except FaceRejected as exc:
         raise CompreFaceError(400, 28, NO_FACE_MESSAGE) from exc
-    kept = {id(f) for f in _kept([c.face for c in compared], det_prob_threshold)}
+    kept = answer.kept([c.face for c in compared])
     return wire.CompreFaceFaceVerifyOut.model_validate(
         {
             "result": [
@@ -569,24 +588,21 @@ def delete_subjects(ctx: Enroller) -> wire.CompreFaceDeletedOut:
 def detect(
     ctx: Reader,
     image: FileBytes,
-    limit: Limit = 0,
-    det_prob_threshold: DetProb = None,
-    face_plugins: FacePlugins = "",
-    status: Status = False,
+    options: OptionsDep,
 ) -> wire.CompreFaceDetectOut:
     """Nothing is stored. No face answers code 28."""
     pipeline = ctx.pipeline
-    answer = _Answer(pipeline, face_plugins, status)
+    answer = _Answer(ctx, options)
     analyze = pipeline.analyze if answer.embedding else pipeline.detect
     faces = ctx.runner.run(
         analyze,
         image,
         min_face_size=ctx.settings.min_face_size,
-        max_faces=_max_faces(ctx, limit),
+        max_faces=answer.max_faces,
     )
     return wire.CompreFaceDetectOut.model_validate(
         {
-            "result": [answer.face(f) for f in _kept(faces, det_prob_threshold)],
+            "result": [answer.face(f) for f in _kept(faces, answer.det_prob_threshold)],
             **answer.versions(),
         }
     )
@@ -602,14 +618,11 @@ def detect(
 def verify(
     ctx: Reader,
     photos: PhotoPair,
-    limit: Limit = 0,
-    det_prob_threshold: DetProb = None,
-    face_plugins: FacePlugins = "",
-    status: Status = False,
+    options: OptionsDep,
 ) -> wire.CompreFaceVerificationOut:
     """The biggest face of `source_image` against every face of `target_image`."""
     pipeline = ctx.pipeline
-    answer = _Answer(pipeline, face_plugins, status)
+    answer = _Answer(ctx, options)
     try:
         source, compared = matching.compare_photos(
             pipeline=pipeline,
@@ -617,12 +630,12 @@ def verify(
             source=photos[0],
             target=photos[1],
             min_face_size=ctx.settings.min_face_size,
-            max_faces=_max_faces(ctx, limit),
+            max_faces=answer.max_faces,
         )
     except FaceRejected as exc:
         raise CompreFaceError(400, 28, NO_FACE_MESSAGE) from exc
-    _kept([source], det_prob_threshold)
-    kept = {id(f) for f in _kept([c.face for c in compared], det_prob_threshold)}
+    answer.kept([source])
+    kept = answer.kept([c.face for c in compared])
     return wire.CompreFaceVerificationOut.model_validate(
         {
             "result": [

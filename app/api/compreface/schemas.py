@@ -8,13 +8,11 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from app.api.doors import example
+
 _BOX = {"probability": 0.9995, "x_max": 915, "y_max": 605, "x_min": 631, "y_min": 240}
 _IMAGE_ID = "00000000-0000-0000-0000-00000000002a"
 _SIMILARITY = "facematch's calibrated score (0-1, docs/compat.md)."
-
-
-def _example(value: object) -> ConfigDict:
-    return ConfigDict(json_schema_extra={"examples": [value]})
 
 
 class CompreFaceBoxOut(BaseModel):
@@ -46,7 +44,7 @@ class CompreFaceRecognizedFaceOut(_CompreFacePlugins):
 
 
 class CompreFaceRecognizeOut(BaseModel):
-    model_config = _example(
+    model_config = example(
         {"result": [{"box": _BOX, "subjects": [{"subject": "obama", "similarity": 0.8123}]}]}
     )
 
@@ -60,7 +58,7 @@ class CompreFaceVerifiedFaceOut(_CompreFacePlugins):
 
 
 class CompreFaceFaceVerifyOut(BaseModel):
-    model_config = _example({"result": [{"box": _BOX, "similarity": 0.8532}]})
+    model_config = example({"result": [{"box": _BOX, "similarity": 0.8532}]})
 
     result: list[CompreFaceVerifiedFaceOut]
     plugins_versions: dict[str, str] | None = None
@@ -71,7 +69,7 @@ class CompreFaceDetectedFaceOut(_CompreFacePlugins):
 
 
 class CompreFaceDetectOut(BaseModel):
-    model_config = _example({"result": [{"box": _BOX}]})
+    model_config = example({"result": [{"box": _BOX}]})
 
     result: list[CompreFaceDetectedFaceOut]
     plugins_versions: dict[str, str] | None = None
@@ -84,7 +82,7 @@ class CompreFaceVerificationItemOut(BaseModel):
 
 
 class CompreFaceVerificationOut(BaseModel):
-    model_config = _example(
+    model_config = example(
         {
             "result": [
                 {
@@ -99,14 +97,14 @@ class CompreFaceVerificationOut(BaseModel):
 
 
 class CompreFaceFaceRefOut(BaseModel):
-    model_config = _example({"image_id": _IMAGE_ID, "subject": "obama"})
+    model_config = example({"image_id": _IMAGE_ID, "subject": "obama"})
 
     image_id: str = Field(description="The face's id (facematch face id as a UUID).")
     subject: str
 
 
 class CompreFaceFacesPageOut(BaseModel):
-    model_config = _example(
+    model_config = example(
         {
             "faces": [{"image_id": _IMAGE_ID, "subject": "obama"}],
             "page_number": 0,
@@ -124,7 +122,7 @@ class CompreFaceFacesPageOut(BaseModel):
 
 
 class CompreFaceDeletedOut(BaseModel):
-    model_config = _example({"deleted": 2})
+    model_config = example({"deleted": 2})
 
     deleted: int
 
@@ -138,18 +136,18 @@ class CompreFaceSubjectIn(BaseModel):
 
 
 class CompreFaceSubjectOut(BaseModel):
-    model_config = _example({"subject": "obama"})
+    model_config = example({"subject": "obama"})
 
     subject: str
 
 
 class CompreFaceSubjectsOut(BaseModel):
-    model_config = _example({"subjects": ["obama", "biden"]})
+    model_config = example({"subjects": ["obama", "biden"]})
 
     subjects: list[str]
 
 
 class CompreFaceUpdatedOut(BaseModel):
-    model_config = _example({"updated": True})
+    model_config = example({"updated": True})
 
     updated: bool

@@ -8,14 +8,12 @@ words: 401 "Incorrect api key", 400 "invalid image", 400 for anything wrong with
 
 from __future__ import annotations
 
-from collections.abc import Callable, Coroutine
 from typing import Any
 
-from fastapi import Request, Response
 from fastapi.responses import JSONResponse
-from fastapi.routing import APIRoute
 from pydantic import BaseModel, ConfigDict, Field
 
+from app.api.doors import answering_with
 from app.api.errors import error_info
 
 # DeepStack's own words where it has them; facematch's detail otherwise.
@@ -65,19 +63,7 @@ def error_response(exc: Exception) -> JSONResponse:
     return JSONResponse(body, status_code=status, headers=headers)
 
 
-class DeepStackRoute(APIRoute):
-    """Routes of this door answer every failure, dependencies included, in DeepStack's format."""
-
-    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
-        handler = super().get_route_handler()
-
-        async def answer(request: Request) -> Response:
-            try:
-                return await handler(request)
-            except Exception as exc:  # every failure becomes a DeepStack answer, never a problem
-                return error_response(exc)
-
-        return answer
+DeepStackRoute = answering_with(error_response)
 
 
 def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:

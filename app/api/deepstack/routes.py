@@ -29,6 +29,7 @@ from app.api.deepstack.schemas import (
     DeepStackRecognizedFaceOut,
     DeepStackRecognizeOut,
 )
+from app.api.doors import protocol
 from app.services import matching, subjects
 from app.services.errors import FaceRejected
 from app.services.scores import foreign_score, foreign_threshold
@@ -36,7 +37,7 @@ from app.vision.types import Box
 
 TAG = "deepstack"
 PREFIXES = ("/v1/vision/",)  # the paths this door answers
-PROTOCOL = {"x-protocol": TAG}  # marks operations that speak another API's wire format
+PROTOCOL = protocol(TAG)
 router = APIRouter(tags=[TAG], route_class=DeepStackRoute)
 
 Reader = Annotated[Context, Depends(access("identify", credentials=form_api_key))]

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field, JsonValue
+from pydantic import BaseModel, Field
+
+from app.api.doors import example
 
 _DURATION = "Seconds the request took on the server."
 _BOX = {"x_min": 631, "y_min": 240, "x_max": 915, "y_max": 605}
-
-
-def _example(value: dict[str, JsonValue]) -> ConfigDict:
-    return ConfigDict(json_schema_extra={"examples": [value]})
 
 
 class DeepStackDetectedFaceOut(BaseModel):
@@ -21,7 +19,7 @@ class DeepStackDetectedFaceOut(BaseModel):
 
 
 class DeepStackDetectOut(BaseModel):
-    model_config = _example(
+    model_config = example(
         {"success": True, "predictions": [{"confidence": 0.9995, **_BOX}], "duration": 0.041}
     )
 
@@ -42,7 +40,7 @@ class DeepStackRecognizedFaceOut(BaseModel):
 
 
 class DeepStackRecognizeOut(BaseModel):
-    model_config = _example(
+    model_config = example(
         {
             "success": True,
             "predictions": [{"confidence": 0.8123, "userid": "obama", **_BOX}],
@@ -56,7 +54,7 @@ class DeepStackRecognizeOut(BaseModel):
 
 
 class DeepStackMessageOut(BaseModel):
-    model_config = _example({"success": True, "message": "face added", "duration": 0.087})
+    model_config = example({"success": True, "message": "face added", "duration": 0.087})
 
     success: bool = True
     message: str = Field(description="`face added`.")
@@ -64,7 +62,7 @@ class DeepStackMessageOut(BaseModel):
 
 
 class DeepStackFaceListOut(BaseModel):
-    model_config = _example({"success": True, "faces": ["obama", "biden"], "duration": 0.002})
+    model_config = example({"success": True, "faces": ["obama", "biden"], "duration": 0.002})
 
     success: bool = True
     faces: list[str] = Field(description="The userids of the face store.")
@@ -72,14 +70,14 @@ class DeepStackFaceListOut(BaseModel):
 
 
 class DeepStackDeleteOut(BaseModel):
-    model_config = _example({"success": True, "duration": 0.004})
+    model_config = example({"success": True, "duration": 0.004})
 
     success: bool = True
     duration: float = Field(description=_DURATION)
 
 
 class DeepStackMatchOut(BaseModel):
-    model_config = _example({"success": True, "similarity": 0.8532, "duration": 0.093})
+    model_config = example({"success": True, "similarity": 0.8532, "duration": 0.093})
 
     success: bool = True
     similarity: float = Field(description="facematch's calibrated score of the two faces (0-1).")
