@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Annotated, Any, TypeVar
 
@@ -34,7 +34,7 @@ from app.services import matching, subjects
 from app.services.errors import FaceRejected, NotFound
 from app.services.scores import foreign_score
 from app.stage_timing import current_totals
-from app.vision.types import Face
+from app.vision.types import EmbeddedFace, Face
 
 TAG = "compreface"
 PREFIXES = ("/api/v1/",)  # the paths this door answers
@@ -189,7 +189,7 @@ class _Answer:
         }
         if self.landmarks:
             out["landmarks"] = [[round(x), round(y)] for x, y in face.landmarks]
-        if self.embedding and face.template is not None:
+        if self.embedding and isinstance(face, EmbeddedFace):
             out["embedding"] = [round(float(v), 6) for v in face.template]
         if self.status:
             totals = current_totals()
@@ -593,12 +593,13 @@ def detect(
     """Nothing is stored. No face answers code 28."""
     pipeline = ctx.pipeline
     answer = _Answer(ctx, options)
-    analyze = pipeline.analyze if answer.embedding else pipeline.detect
-    faces = ctx.runner.run(
-        analyze,
-        image,
-        min_face_size=ctx.settings.min_face_size,
-        max_faces=answer.max_faces,
+    analyze: Callable[..., Sequence[Face]] = (
+        pipeline.analyze if answer.embedding else pipeline.detect
+    )
+    faces = list(
+        ctx.runner.run(
+            analyze, image, min_face_size=ctx.settings.min_face_size, max_faces=answer.max_faces
+        )
     )
     return wire.CompreFaceDetectOut.model_validate(
         {

@@ -6,11 +6,17 @@ the request asks for them (`face_plugins`, `status`), as in CompreFace.
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, JsonValue
 
 from app.api.doors import example
 
-_BOX = {"probability": 0.9995, "x_max": 915, "y_max": 605, "x_min": 631, "y_min": 240}
+_BOX: dict[str, JsonValue] = {
+    "probability": 0.9995,
+    "x_max": 915,
+    "y_max": 605,
+    "x_min": 631,
+    "y_min": 240,
+}
 _IMAGE_ID = "00000000-0000-0000-0000-00000000002a"
 _SIMILARITY = "facematch's calibrated score (0-1, docs/compat.md)."
 
