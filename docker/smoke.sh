@@ -61,7 +61,8 @@ values = {
     "API_FORWARDED": api_env["UVICORN_FORWARDED_ALLOW_IPS"],
     "LB_IMAGE": base["lb"]["image"],
     "LB_CONFIG": base["lb"]["volumes"][0].split(":")[1],
-    "LB_HEALTH": base["lb"]["healthcheck"]["test"][3],
+    # CMD form: as one shell command line, since `docker run --health-cmd` goes through /bin/sh.
+    "LB_HEALTH": shlex.join(base["lb"]["healthcheck"]["test"][1:]),
 }
 for name, value in values.items():
     print(f"{name}={shlex.quote(str(value))}")
@@ -136,15 +137,17 @@ start_lb() {
     "$LB_IMAGE" >/dev/null
 }
 
-wait_healthy() {  # container..., up to 180 s each (the api's start period is 60 s)
+wait_healthy() {  # container..., up to 240 s each (the api's start period is 60 s)
   for c in "$@"; do
-    for _ in $(seq 1 180); do
-      state=$("$DOCKER" inspect -f '{{if .State.Health}}{{.State.Health.Status}}{{else}}none{{end}}' "$c")
-      [ "$state" = healthy ] && break
-      [ "$("$DOCKER" inspect -f '{{.State.Running}}' "$c")" = true ] || fail "$c exited"
+    deadline=$((SECONDS + 240))
+    while [ "$SECONDS" -lt "$deadline" ]; do
+      state=$("$DOCKER" inspect -f '{{if .State.Health}}{{.State.Health.Status}}{{else}}none{{end}} {{.State.Running}}' "$c")
+      [ "${state% *}" = healthy ] && break
+      [ "${state#* }" = true ] || fail "$c exited"
       sleep 1
     done
-    [ "$state" = healthy ] || fail "$c is $state after 180 s"
+    state=${state% *}
+    [ "$state" = healthy ] || fail "$c is $state after 240 s"
     log "$c: healthy"
   done
 }
