@@ -21,10 +21,12 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
+import psycopg
 import sqlalchemy as sa
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import Session
 
 from app.db.models import Collection, Face
@@ -258,32 +260,54 @@ def collection_ids(session: Session) -> list[uuid.UUID]:
 # --- search -----------------------------------------------------------------------------------
 
 
+def search_defaults(engine: Engine, ef_search: int) -> None:
+    """Every new connection of `engine` searches with this hnsw.ef_search, so a search needs no
+    extra round trip to set it (each one costs a scheduling wake-up of the server process, which
+    dominates on a loaded machine: bench/README.md). A placeholder until pgvector loads, as any
+    extension setting."""
+
+    def on_connect(dbapi_connection: Any, _record: Any) -> None:
+        with dbapi_connection.cursor() as cursor:
+            cursor.execute(f"SET hnsw.ef_search = {int(ef_search)}")
+        dbapi_connection.commit()
+
+    sa.event.listen(engine, "connect", on_connect)
+
+
 def nearest(
     session: Session,
     collection_id: uuid.UUID | str,
     query: np.ndarray,
     *,
     count: int,
-    ef_search: int,
-) -> tuple[np.ndarray, np.ndarray]:
-    """(face ids, inner products) of the `count` nearest templates by the HNSW graph.
+    ef_search: int | None = None,
+) -> tuple[np.ndarray, np.ndarray] | None:
+    """(face ids, inner products) of the `count` nearest templates by the HNSW graph, or None
+    when the collection has no partition (rolls the session back: the failed query ended its
+    transaction). `ef_search`: for this transaction, when the connection's default is too small.
 
     The graph only chooses the candidates; each candidate's similarity is the inner product
     of the stored float32 vectors computed by the database (`<#>` is its negative), not a
     distance the graph approximated, so the caller can re-rank them exactly.
     """
-    session.execute(
-        sa.text("SELECT set_config('hnsw.ef_search', :ef, true)"), {"ef": str(int(ef_search))}
-    )
-    literal = vector_literal(query)
-    rows = session.execute(
-        sa.text(
-            f"SELECT face_id, -(embedding <#> CAST(:q AS vector)) AS sim "
-            f"FROM {partition_name(collection_id)} "
-            f"ORDER BY embedding <=> CAST(:q AS vector) LIMIT {int(count)}"
-        ),
-        {"q": literal},
-    ).all()
+    if ef_search is not None:
+        session.execute(
+            sa.text("SELECT set_config('hnsw.ef_search', :ef, true)"), {"ef": str(int(ef_search))}
+        )
+    try:
+        rows = session.execute(
+            sa.text(
+                f"SELECT face_id, -(embedding <#> CAST(:q AS vector)) AS sim "
+                f"FROM {partition_name(collection_id)} "
+                f"ORDER BY embedding <=> CAST(:q AS vector) LIMIT {int(count)}"
+            ),
+            {"q": vector_literal(query)},
+        ).all()
+    except sa.exc.ProgrammingError as exc:
+        if not isinstance(exc.orig, psycopg.errors.UndefinedTable):
+            raise
+        session.rollback()
+        return None
     ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
     sims = np.fromiter((r[1] for r in rows), dtype=np.float64, count=len(rows))
     return ids, sims

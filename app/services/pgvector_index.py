@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 import sqlalchemy as sa
+from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.db import vectors
@@ -41,6 +42,11 @@ class PgvectorIndex:
         self.dim = dim
         self.params = params
         self.ready = False
+        # Every connection searches with at least the short list's breadth (one round trip).
+        self._default_ef = min(max(params.ef_search, params.shortlist), _EF_SEARCH_MAX)
+        engine = sessions.kw.get("bind")
+        if isinstance(engine, Engine):
+            vectors.search_defaults(engine, self._default_ef)
 
     def start(self, session: Session, *, snapshot_dir: Path | None, model_id: str) -> str:
         """Check the extension and table, give every collection its partition, copy in any face
@@ -97,11 +103,13 @@ class PgvectorIndex:
         sims = np.full((m, k), -np.inf, dtype=np.float32)
         labels = np.full((m, k), -1, dtype=np.int64)
         count = min(max(k, self.params.shortlist), _EF_SEARCH_MAX)
-        ef = min(max(self.params.ef_search, count), _EF_SEARCH_MAX)
-        if not vectors.has_partition(session, collection_id):
-            return sims, labels  # created elsewhere and never enrolled into: empty
+        # The scan returns at most ef_search rows: raise it for this transaction when k needs it.
+        ef = min(count, _EF_SEARCH_MAX) if count > self._default_ef else None
         for row, query in enumerate(queries):
-            ids, scores = vectors.nearest(session, collection_id, query, count=count, ef_search=ef)
+            found = vectors.nearest(session, collection_id, query, count=count, ef_search=ef)
+            if found is None:
+                break  # no partition: a collection no pgvector replica has enrolled into
+            ids, scores = found
             order = np.argsort(-scores, kind="stable")[:k]  # the exact re-rank
             sims[row, : len(order)] = scores[order]
             labels[row, : len(order)] = ids[order]
