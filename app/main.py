@@ -24,6 +24,7 @@ from app.api.errors import Problem, install_error_handlers
 from app.api.metrics import configure_json_logging, install_observability
 from app.api.openapi_caps import document_caps, query_caps
 from app.api.rate_limit import TokenBuckets
+from app.api.rekognition.routes import router as rekognition_router
 from app.api.routes import (
     audit,
     collections,
@@ -216,6 +217,7 @@ def create_app(
         app.include_router(module.router)
     for door in doors:
         app.include_router(door.router)
+    app.include_router(rekognition_router)
     install_docs(app)
     install_console(app)
     _finish_openapi(app, settings)

@@ -436,6 +436,7 @@ class VerifyOut(ApiModel):
 # --- keys, models, health ---------------------------------------------------------------------
 
 Role = Literal["identify", "enroll", "admin"]
+KeyKind = Literal["api_key", "sigv4"]
 
 
 class KeyCreate(RequestModel):
@@ -448,6 +449,11 @@ class KeyCreate(RequestModel):
     collection_id: uuid.UUID | None = Field(description="null: a key for every collection.")
     role: Role
     name: Text | None = None
+    kind: KeyKind = Field(
+        "api_key",
+        description="`api_key`: a secret for the `X-API-Key` header. `sigv4`: an AWS access key "
+        "id and secret access key for the Rekognition-compatible API (docs/compat.md).",
+    )
 
 
 _KEY_EXAMPLE: dict[str, Any] = {
@@ -459,6 +465,8 @@ _KEY_EXAMPLE: dict[str, Any] = {
     "created_at": "2026-11-29T19:13:23.515171Z",
     "last_used_at": "2026-11-29T19:20:02.004211Z",
     "revoked_at": None,
+    "kind": "api_key",
+    "access_key_id": None,
 }
 
 
@@ -473,6 +481,8 @@ class KeyOut(ApiModel):
     created_at: Timestamp
     last_used_at: Timestamp | None
     revoked_at: Timestamp | None
+    kind: KeyKind
+    access_key_id: str | None = Field(description="The SigV4 access key id (`sigv4` keys).")
 
 
 class KeyScopeOut(ApiModel):
@@ -505,7 +515,12 @@ class KeyCreated(KeyOut):
         },
     )
 
-    key: str = Field(description="The secret key. Shown only in this response.")
+    key: str | None = Field(
+        None, description="The `X-API-Key` secret (`api_key` keys). Shown only in this response."
+    )
+    secret_access_key: str | None = Field(
+        None, description="The SigV4 secret (`sigv4` keys). Shown only in this response."
+    )
 
 
 _MODEL_EXAMPLE: dict[str, Any] = {

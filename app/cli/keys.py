@@ -32,20 +32,40 @@ def create(
         str | None, typer.Option(help="Collection id; leave out for a key to all collections.")
     ] = None,
     name: Annotated[str | None, typer.Option(help="A label for the key.")] = None,
+    kind: Annotated[
+        str,
+        typer.Option(help="api_key (X-API-Key) or sigv4 (access key id + secret, for boto3)."),
+    ] = "api_key",
 ) -> None:
-    """Create a key and print it (the only time it is shown)."""
+    """Create a key and print it (the only time it is shown).
+
+    A sigv4 key prints two lines, the access key id and the secret access key, ready for
+    `aws configure` or boto3's `aws_access_key_id` / `aws_secret_access_key`."""
     if role not in key_service.ROLES:
         raise typer.BadParameter(f"role must be one of {', '.join(key_service.ROLES)}")
+    if kind not in key_service.KINDS:
+        raise typer.BadParameter(f"kind must be one of {', '.join(key_service.KINDS)}")
     collection_id = uuid.UUID(collection) if collection else None
     with _sessions()() as session:
         try:
-            row, key = key_service.create_key(
-                session=session, role=role, collection_id=collection_id, name=name
-            )
+            if kind == "sigv4":
+                row, secret = key_service.create_sigv4_key(
+                    session=session,
+                    role=role,
+                    collection_id=collection_id,
+                    name=name,
+                    sigv4=key_service.SigV4Secrets.from_settings(Settings()),
+                )
+                shown = f"{row.access_key_id}\n{secret}"
+            else:
+                row, shown = key_service.create_key(
+                    session=session, role=role, collection_id=collection_id, name=name
+                )
         except ServiceError as exc:
             raise typer.BadParameter(exc.detail) from exc
-    Console(stderr=True).print(f"key id {row.id} (role {row.role}); the key, shown once:")
-    print(key)
+    what = "access key id and secret" if kind == "sigv4" else "the key"
+    Console(stderr=True).print(f"key id {row.id} (role {row.role}); {what}, shown once:")
+    print(shown)
 
 
 @keys_app.command("list")
@@ -57,7 +77,7 @@ def list_keys() -> None:
     for r in rows:
         table.add_row(
             str(r.id),
-            r.prefix,
+            r.access_key_id or r.prefix,
             r.role,
             str(r.collection_id or "*"),
             r.name or "",

@@ -75,6 +75,8 @@ class Face(Base):
     box: Mapped[dict[str, Any]] = mapped_column(sa.JSON)
     quality: Mapped[dict[str, Any]] = mapped_column(sa.JSON)
     content_sha256: Mapped[str] = mapped_column(sa.String(64))
+    # Rekognition's IndexFaces label; kept on the face so it survives AssociateFaces.
+    external_image_id: Mapped[str | None] = mapped_column(sa.String(255))
     created_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow)
 
 
@@ -95,9 +97,12 @@ class FaceChange(Base):
 
 
 class ApiKey(Base):
-    """A scoped key, stored only as a hash; `prefix` finds the row without scanning hashes."""
+    """A scoped key. `kind` "api_key": an `X-API-Key` secret stored only as a hash, `prefix` finds
+    the row without scanning hashes. `kind` "sigv4": an AWS-style access key id and a secret the
+    server must recompute HMACs with, so it is sealed in `secret_box` (or derived; SECURITY.md)."""
 
     __tablename__ = "api_keys"
+    __table_args__ = (sa.Index("ix_api_keys_access_key_id", "access_key_id", unique=True),)
 
     id: Mapped[uuid.UUID] = mapped_column(sa.Uuid, primary_key=True, default=uuid.uuid4)
     prefix: Mapped[str] = mapped_column(sa.String(16), unique=True)
@@ -110,6 +115,9 @@ class ApiKey(Base):
     created_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow)
     last_used_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
     revoked_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
+    kind: Mapped[str] = mapped_column(sa.String(16), default="api_key", server_default="api_key")
+    access_key_id: Mapped[str | None] = mapped_column(sa.String(32))
+    secret_box: Mapped[bytes | None] = mapped_column(sa.LargeBinary)
 
 
 class AuditEvent(Base):

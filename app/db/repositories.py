@@ -216,6 +216,7 @@ def add_faces(
     identity: Identity,
     model_id: str,
     faces: Sequence[tuple[np.ndarray, dict[str, Any], dict[str, Any], str]],
+    external_image_id: str | None = None,
 ) -> list[Face]:
     """Insert (template, box, quality, sha256) rows and their "add" changes in this transaction."""
     _lock_change_log(session)
@@ -229,6 +230,7 @@ def add_faces(
             box=box,
             quality=quality,
             content_sha256=sha256,
+            external_image_id=external_image_id,
         )
         for template, box, quality, sha256 in faces
     ]
@@ -246,6 +248,84 @@ def list_faces(
 ) -> tuple[list[Face], int]:
     query = sa.select(Face).where(Face.identity_id == identity_id)
     return _page(session, query, (Face.id,), limit, offset)
+
+
+def list_collection_faces(
+    session: Session,
+    *,
+    collection_id: uuid.UUID,
+    identity_id: uuid.UUID | None,
+    face_ids: Sequence[int] | None,
+    limit: int,
+    offset: int,
+) -> tuple[list[tuple[Face, str | None]], int]:
+    """Faces of a collection (optionally of one identity, or among ids) in id order, each with
+    its identity's external id."""
+    query = (
+        sa.select(Face, Identity.external_id)
+        .join(Identity, Identity.id == Face.identity_id)
+        .where(Face.collection_id == collection_id)
+    )
+    if identity_id is not None:
+        query = query.where(Face.identity_id == identity_id)
+    if face_ids is not None:
+        query = query.where(Face.id.in_([int(i) for i in face_ids]))
+    total = session.scalar(sa.select(sa.func.count()).select_from(query.subquery())) or 0
+    rows = session.execute(query.order_by(Face.id).limit(limit).offset(offset)).all()
+    return [(face, external_id) for face, external_id in rows], total
+
+
+def identity_faces(session: Session, *, identity_id: uuid.UUID) -> list[Face]:
+    return list(session.scalars(sa.select(Face).where(Face.identity_id == identity_id)))
+
+
+def face_templates(session: Session, *, face_ids: Sequence[int]) -> list[tuple[int, np.ndarray]]:
+    if not face_ids:
+        return []
+    rows = session.execute(
+        sa.select(Face.id, Face.template, Face.model_id).where(
+            Face.id.in_([int(i) for i in face_ids])
+        )
+    ).all()
+    keyring = session_keyring(session)
+    return [(fid, decode_template(blob, model_id=mid, keyring=keyring)) for fid, blob, mid in rows]
+
+
+def delete_identity_if_empty_holder(
+    session: Session, identity_id: uuid.UUID, holder_metadata: dict[str, Any]
+) -> None:
+    """Drop an identity that only existed to hold one face, once it holds none."""
+    identity = session.get(Identity, identity_id)
+    if identity is None or identity.external_id is not None or identity.meta != holder_metadata:
+        return
+    if session.scalar(sa.select(sa.func.count()).where(Face.identity_id == identity_id)):
+        return
+    session.delete(identity)
+    session.flush()
+
+
+def list_named_identities(
+    session: Session, *, collection_id: uuid.UUID, limit: int, offset: int
+) -> tuple[list[Identity], int]:
+    """Identities with an external id (Rekognition's users), in a stable order."""
+    query = sa.select(Identity).where(
+        Identity.collection_id == collection_id, Identity.external_id.is_not(None)
+    )
+    return _page(session, query, (Identity.created_at, Identity.id), limit, offset)
+
+
+def named_identity_counts(
+    session: Session, collection_ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, int]:
+    if not collection_ids:
+        return {}
+    return dict(
+        session.execute(
+            sa.select(Identity.collection_id, sa.func.count())
+            .where(Identity.collection_id.in_(collection_ids), Identity.external_id.is_not(None))
+            .group_by(Identity.collection_id)
+        ).all()
+    )
 
 
 def get_face(session: Session, *, identity_id: uuid.UUID, face_id: int) -> Face | None:
@@ -519,6 +599,9 @@ def add_api_key(
     role: str,
     collection_id: uuid.UUID | None,
     name: str | None,
+    kind: str = "api_key",
+    access_key_id: str | None = None,
+    secret_box: bytes | None = None,
 ) -> ApiKey:
     key = ApiKey(
         id=uuid.uuid4(),
@@ -527,6 +610,9 @@ def add_api_key(
         role=role,
         collection_id=collection_id,
         name=name,
+        kind=kind,
+        access_key_id=access_key_id,
+        secret_box=secret_box,
     )
     session.add(key)
     session.flush()
@@ -535,6 +621,10 @@ def add_api_key(
 
 def api_key_by_prefix(session: Session, prefix: str) -> ApiKey | None:
     return session.scalar(sa.select(ApiKey).where(ApiKey.prefix == prefix))
+
+
+def api_key_by_access_key_id(session: Session, access_key_id: str) -> ApiKey | None:
+    return session.scalar(sa.select(ApiKey).where(ApiKey.access_key_id == access_key_id))
 
 
 def get_api_key(session: Session, key_id: uuid.UUID) -> ApiKey | None:

@@ -34,6 +34,7 @@ Action = Literal[
     "identity.delete",
     "face.enroll",
     "face.delete",
+    "face.move",
     "key.create",
     "key.revoke",
     "templates.rotate_key",
@@ -48,6 +49,7 @@ IDENTITY_UPDATE: Action = "identity.update"
 IDENTITY_DELETE: Action = "identity.delete"
 FACE_ENROLL: Action = "face.enroll"
 FACE_DELETE: Action = "face.delete"
+FACE_MOVE: Action = "face.move"  # a face moved to another identity (Rekognition's AssociateFaces)
 KEY_CREATE: Action = "key.create"
 KEY_REVOKE: Action = "key.revoke"
 TEMPLATES_ROTATE_KEY: Action = "templates.rotate_key"
@@ -204,6 +206,11 @@ def _collect(session: Session, _context: object) -> None:
             )
             add(IDENTITY_UPDATE, collection_id=obj.collection_id, target_type="identity",
                 target_id=str(obj.id), details={"fields": changed})  # fmt: skip
+        elif isinstance(obj, Face) and sa.inspect(obj).attrs.identity_id.history.has_changes():
+            before = sa.inspect(obj).attrs.identity_id.history.deleted
+            add(FACE_MOVE, collection_id=obj.collection_id, target_type="face",
+                target_id=str(obj.id), details={"identity_id": str(obj.identity_id),
+                "from_identity_id": str(before[0]) if before else None})  # fmt: skip
         elif isinstance(obj, ApiKey) and sa.inspect(obj).attrs.revoked_at.history.added:
             add(KEY_REVOKE, collection_id=obj.collection_id, target_type="key",
                 target_id=str(obj.id))  # fmt: skip

@@ -38,6 +38,13 @@ def require_collection(*, session: Session, collection_id: uuid.UUID) -> Collect
     return collection
 
 
+def require_collection_named(*, session: Session, name: str) -> Collection:
+    collection = repo.collection_by_name(session, name)
+    if collection is None:
+        raise NotFound(f"The collection id: {name} does not exist")
+    return collection
+
+
 def require_compatible_model(collection: Collection, model_id: str) -> None:
     """Templates of another network are meaningless to this one: refuse with `model_mismatch`.
 

@@ -1,9 +1,17 @@
-"""API keys: creation (shown once), hashing, constant-time authentication, revocation, scopes."""
+"""API keys: creation (shown once), hashing, constant-time authentication, revocation, scopes.
+
+Two kinds: `api_key` (the `X-API-Key` secret, stored only as a hash) and `sigv4` (an AWS-style
+access key id and secret for the Rekognition door). A SigV4 server must recompute the client's
+HMAC, so it needs the secret itself: `SigV4Secrets` seals it under the at-rest key when one is
+configured, and otherwise derives it from the admin key (nothing secret is stored then).
+"""
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
+import logging
 import secrets
 import uuid
 from dataclasses import dataclass
@@ -13,10 +21,14 @@ from sqlalchemy.orm import Session
 
 from app.db import repositories as repo
 from app.db.models import ApiKey
+from app.db.template_codec import TemplateKeyError, TemplateKeyring
 from app.services.collections import require_collection
-from app.services.errors import Forbidden, NotFound
+from app.services.errors import Conflict, Forbidden, NotFound
+
+log = logging.getLogger(__name__)
 
 ROLES: tuple[str, ...] = ("identify", "enroll", "admin")  # each role includes the ones before it
+KINDS: tuple[str, ...] = ("api_key", "sigv4")
 KEY_PREFIX = "fm"
 # Writing last_used_at on every call would turn every search into a write; a minute is precise
 # enough to tell which keys are still in use.
@@ -81,16 +93,7 @@ def create_key(
 ) -> tuple[ApiKey, str]:
     """A new key; `scope` is the creating key's collection (None: an admin of every collection),
     which may only create keys for that collection."""
-    if role not in ROLES:
-        raise ValueError(f"unknown role {role!r}")
-    if scope is not None:
-        if collection_id is None:
-            raise Forbidden("a collection-scoped key can only create keys for its collection")
-        if collection_id != scope:
-            # Another tenant's collection is reported as missing, so its existence does not leak.
-            raise NotFound(f"collection {collection_id} not found")
-    if collection_id is not None:
-        require_collection(session=session, collection_id=collection_id)
+    _check_new_key(session, role=role, collection_id=collection_id, scope=scope)
     key, prefix = new_key_material()
     row = repo.add_api_key(
         session,
@@ -104,6 +107,21 @@ def create_key(
     return row, key
 
 
+def _check_new_key(
+    session: Session, *, role: str, collection_id: uuid.UUID | None, scope: uuid.UUID | None
+) -> None:
+    if role not in ROLES:
+        raise ValueError(f"unknown role {role!r}")
+    if scope is not None:
+        if collection_id is None:
+            raise Forbidden("a collection-scoped key can only create keys for its collection")
+        if collection_id != scope:
+            # Another tenant's collection is reported as missing, so its existence does not leak.
+            raise NotFound(f"collection {collection_id} not found")
+    if collection_id is not None:
+        require_collection(session=session, collection_id=collection_id)
+
+
 def authenticate(*, session: Session, presented: str, admin_key: str | None) -> Caller | None:
     """The caller a key belongs to, or None. Every comparison is constant-time."""
     if admin_key and hmac.compare_digest(presented.encode(), admin_key.encode()):
@@ -113,8 +131,13 @@ def authenticate(*, session: Session, presented: str, admin_key: str | None) -> 
     stored = row.key_hash if row is not None else _DUMMY_HASH
     if not hmac.compare_digest(hash_key(presented), stored) or row is None:
         return None
-    if row.revoked_at is not None:
+    if row.revoked_at is not None or row.kind != "api_key":
         return None
+    return _caller_of(session, row)
+
+
+def _caller_of(session: Session, row: ApiKey) -> Caller:
+    """The caller a live key row stands for; notes when it was last used."""
     now = datetime.now(UTC)
     last = row.last_used_at
     if last is not None and last.tzinfo is None:
@@ -123,6 +146,134 @@ def authenticate(*, session: Session, presented: str, admin_key: str | None) -> 
         repo.touch_api_key(session, row.id, now)
         session.commit()
     return Caller(key_id=row.id, role=row.role, collection_id=row.collection_id)
+
+
+# --- SigV4 access keys ------------------------------------------------------------------------
+
+# AWS access key ids are 20 upper-case characters; ours start with FMAK so a log reader can tell
+# them from real AWS keys (AKIA...) at a glance.
+ACCESS_KEY_PREFIX = "FMAK"
+_DERIVATION_LABEL = b"facematch sigv4 secret v1\0"
+
+
+@dataclass(frozen=True, slots=True)
+class SigV4Secrets:
+    """Where SigV4 secrets come from (SECURITY.md, "SigV4 secrets").
+
+    - With an at-rest key (`FACEMATCH_TEMPLATE_KEY`): a random 256-bit secret, AES-GCM sealed in
+      `api_keys.secret_box` with the access key id as associated data (a sealed secret cannot be
+      moved to another key's row). Retired keys still open it, as for templates.
+    - Otherwise: HMAC-SHA256(admin key, label || access key id); nothing secret is stored, and a
+      database reader without the admin key cannot compute it. Rotating the admin key changes
+      these secrets, which is why the at-rest key is preferred when configured.
+    - Neither configured: SigV4 keys cannot be made (refused with a clear message).
+    """
+
+    keyring: TemplateKeyring | None
+    admin_key: str | None
+
+    @classmethod
+    def from_settings(cls, settings: object) -> SigV4Secrets:
+        admin = getattr(settings, "admin_api_key", None)
+        return cls(
+            keyring=TemplateKeyring.from_settings(settings),
+            admin_key=admin.get_secret_value() if admin is not None else None,
+        )
+
+    def _derived(self, access_key_id: str) -> str | None:
+        if not self.admin_key:
+            return None
+        digest = hmac.new(
+            self.admin_key.encode(), _DERIVATION_LABEL + access_key_id.encode(), hashlib.sha256
+        ).digest()
+        return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+
+    def new_secret(self, access_key_id: str) -> tuple[str, bytes | None]:
+        """(secret, what to store in `secret_box`)."""
+        if self.keyring is not None and self.keyring.encrypts:
+            secret = secrets.token_urlsafe(32)
+            return secret, self.keyring.seal(secret.encode(), model_id=_bound(access_key_id))
+        derived = self._derived(access_key_id)
+        if derived is None:
+            raise Conflict(
+                "SigV4 keys need FACEMATCH_TEMPLATE_KEY (secrets sealed at rest) or "
+                "FACEMATCH_ADMIN_API_KEY (secrets derived from it); neither is configured"
+            )
+        return derived, None
+
+    def recover(self, access_key_id: str, box: bytes | None) -> str | None:
+        if box is None:
+            return self._derived(access_key_id)
+        if self.keyring is None:
+            log.error("SigV4 key %s is sealed but no at-rest key is configured", access_key_id)
+            return None
+        try:
+            return self.keyring.open(box, model_id=_bound(access_key_id)).decode()
+        except TemplateKeyError as exc:
+            log.error("SigV4 key %s cannot be opened: %s", access_key_id, exc)
+            return None
+
+
+def _bound(access_key_id: str) -> str:
+    # The sealing call names its associated data `model_id` (it was written for templates); a
+    # distinct prefix keeps a secret's blob from ever opening as a template, and vice versa.
+    return f"sigv4-secret:{access_key_id}"
+
+
+def new_access_key_id() -> str:
+    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
+    return ACCESS_KEY_PREFIX + "".join(secrets.choice(alphabet) for _ in range(16))
+
+
+def create_sigv4_key(
+    *,
+    session: Session,
+    role: str,
+    collection_id: uuid.UUID | None,
+    name: str | None,
+    sigv4: SigV4Secrets,
+    scope: uuid.UUID | None = None,
+) -> tuple[ApiKey, str]:
+    """A SigV4 key: (row with `access_key_id`, secret access key shown once); `scope` as for
+    `create_key`."""
+    _check_new_key(session, role=role, collection_id=collection_id, scope=scope)
+    access_key_id = new_access_key_id()
+    secret, box = sigv4.new_secret(access_key_id)
+    row = repo.add_api_key(
+        session,
+        prefix=secrets.token_hex(6),
+        # Never used to authenticate (authenticate() refuses sigv4 rows); kept non-null and
+        # unguessable so the column's meaning does not change.
+        key_hash=hash_key(secret),
+        role=role,
+        collection_id=collection_id,
+        name=name,
+        kind="sigv4",
+        access_key_id=access_key_id,
+        secret_box=box,
+    )
+    session.commit()
+    return row, secret
+
+
+@dataclass(frozen=True, slots=True)
+class SigV4Key:
+    """A live SigV4 key and its secret, for the door to recompute the signature with."""
+
+    row: ApiKey
+    secret: str
+
+    def caller(self, session: Session) -> Caller:
+        return _caller_of(session, self.row)
+
+
+def sigv4_key(*, session: Session, access_key_id: str, sigv4: SigV4Secrets) -> SigV4Key | None:
+    """The live key with this access key id and its secret; None when unknown or revoked."""
+    row = repo.api_key_by_access_key_id(session, access_key_id)
+    if row is None or row.revoked_at is not None or row.kind != "sigv4":
+        return None
+    secret = sigv4.recover(access_key_id, row.secret_box)
+    return SigV4Key(row, secret) if secret is not None else None
 
 
 def list_keys(

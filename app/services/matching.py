@@ -142,7 +142,7 @@ def verify_identity(
     sims = np.vstack([t for _, t in templates]) @ face.template
     best = int(np.argmax(sims))
     similarity = float(sims[best])
-    _audit(
+    audit_search(
         session,
         audit.VERIFY,
         collection_id=collection_id,
@@ -256,7 +256,7 @@ def identify(
         largest_only=largest_only,
     )
     results = _search(session, index, pipeline, collection_id, faces, top_k, threshold)
-    _audit(
+    audit_search(
         session,
         audit.IDENTIFY,
         collection_id=collection_id,
@@ -266,6 +266,64 @@ def identify(
         },
     )
     return results
+
+
+def photo_faces(
+    *,
+    pipeline: VisionPipeline,
+    runner: InferenceRunner,
+    image: bytes,
+    min_face_size: int,
+    max_faces: int,
+    templates: bool = True,
+) -> tuple[tuple[int, int], list[Face]]:
+    """The photo's (width, height) and its faces, largest first (with templates unless not
+    needed), for protocols that report positions as ratios of the image size."""
+    size = runner.run(pipeline.image_size, image)
+    analyze = pipeline.analyze if templates else pipeline.detect
+    return size, runner.run(analyze, image, min_face_size=min_face_size, max_faces=max_faces)
+
+
+@dataclass(frozen=True, slots=True)
+class Neighbour:
+    """An enrolled face near a query, with its owner as SQL has it now."""
+
+    owner: repo.FaceOwner
+    similarity: float
+
+
+def nearest_faces(
+    *,
+    session: Session,
+    index: FaceIndex,
+    collection_id: uuid.UUID,
+    queries: np.ndarray,
+    k: int,
+) -> list[list[Neighbour]]:
+    """For each query template (a row of `queries`), the `k` most similar enrolled faces of the
+    collection, best first. Face-level: the primitive identify groups into identities, and what
+    face-centred protocols (Rekognition's SearchFaces) report as is."""
+    if len(queries) == 0:
+        return []
+    # Catch up after inference, so writes acknowledged during it are seen too.
+    index.catch_up(session)
+    with stage_timer("search"):
+        # Padded with id -1 where the collection holds fewer than k faces.
+        sims, ids = index.search(
+            session, str(collection_id), np.asarray(queries, dtype=np.float32), k
+        )
+    # The index may briefly hold a face SQL no longer has (deleted after our catch-up): trusting
+    # SQL for the owner drops it.
+    owners = repo.face_owners(session, {int(i) for i in ids.ravel() if i >= 0})
+    session.rollback()
+    return [
+        [
+            Neighbour(owners[fid], float(sim))
+            for sim, fid in zip(row_sims.tolist(), row_ids.tolist(), strict=True)
+            if fid >= 0 and fid in owners
+        ]
+        for row_sims, row_ids in zip(sims, ids, strict=True)
+    ]
 
 
 def _search(
@@ -279,30 +337,27 @@ def _search(
 ) -> list[IdentifiedFace]:
     if not faces:
         return []
-    # Catch up after inference, so writes acknowledged during it are seen too.
-    index.catch_up(session)
-    k = top_k * _FACES_PER_IDENTITY  # padded with id -1 where the collection holds fewer
     queries = np.vstack([f.template for f in faces]).astype(np.float32)
-    with stage_timer("search"):
-        sims, ids = index.search(session, str(collection_id), queries, k)
-    # The index may briefly hold a face SQL no longer has (deleted after our catch-up): trusting
-    # SQL for the owner drops it.
-    owners = repo.face_owners(session, {int(i) for i in ids.ravel() if i >= 0})
-    session.rollback()
+    neighbours = nearest_faces(
+        session=session,
+        index=index,
+        collection_id=collection_id,
+        queries=queries,
+        k=top_k * _FACES_PER_IDENTITY,
+    )
     results = []
-    for face, row_sims, row_ids in zip(faces, sims, ids, strict=True):
+    for face, near in zip(faces, neighbours, strict=True):
         best: dict[uuid.UUID, Candidate] = {}
-        for sim, fid in zip(row_sims.tolist(), row_ids.tolist(), strict=True):
-            owner = owners.get(fid)
-            if fid < 0 or owner is None or owner.identity_id in best:
+        for n in near:
+            if n.owner.identity_id in best:
                 continue  # results are sorted: the first face seen is the identity's best
-            best[owner.identity_id] = Candidate(
-                identity_id=owner.identity_id,
-                external_id=owner.external_id,
-                display_name=owner.display_name,
-                similarity=float(sim),
-                face_id=fid,
-                estimated_far=pipeline.estimate_far(float(sim)),
+            best[n.owner.identity_id] = Candidate(
+                identity_id=n.owner.identity_id,
+                external_id=n.owner.external_id,
+                display_name=n.owner.display_name,
+                similarity=n.similarity,
+                face_id=n.owner.face_id,
+                estimated_far=pipeline.estimate_far(n.similarity),
             )
         candidates = sorted(best.values(), key=lambda c: -c.similarity)[:top_k]
         match = candidates[0] if candidates and candidates[0].similarity >= threshold else None
@@ -310,7 +365,7 @@ def _search(
     return results
 
 
-def _audit(
+def audit_search(
     session: Session,
     action: audit.Action,
     *,

@@ -190,6 +190,23 @@ def _to_rgb(image: Image.Image) -> Image.Image | np.ndarray:
     return image.convert("RGB")
 
 
+_SWAPPING_ORIENTATIONS = frozenset({5, 6, 7, 8})  # EXIF orientations that transpose the axes
+
+
+def oriented_size(data: bytes, *, max_pixels: int) -> tuple[int, int]:
+    """(width, height) as `decode_image` reports it, read from the header without decoding.
+
+    For protocols that report face positions as ratios of the image size (Rekognition).
+    """
+    image = _open(data, max_pixels)
+    width, height = image.size
+    try:
+        orientation = image.getexif().get(0x0112)
+    except (OSError, ValueError, SyntaxError, KeyError, TypeError):
+        orientation = None  # decode_image ignores a broken EXIF block too
+    return (height, width) if orientation in _SWAPPING_ORIENTATIONS else (width, height)
+
+
 def decode_image(
     data: bytes, *, max_pixels: int, reduce_to_max_side: int | None = None
 ) -> DecodedImage:

@@ -14,7 +14,7 @@ from app.vision import deadline
 from app.vision.align import align_face, load_template
 from app.vision.batcher import EmbedBatcher
 from app.vision.calibration import CALIBRATION_FILE, FarCalibration, ForeignScale
-from app.vision.decode import DecodedImage, decode_image
+from app.vision.decode import DecodedImage, decode_image, oriented_size
 from app.vision.detector import (
     Detections,
     MtcnnDetector,
@@ -142,6 +142,10 @@ class VisionPipeline:
         )
         faces, chips = self._find(decoded, min_face_size=min_face_size, max_faces=64)
         return self._embed(faces, chips)
+
+    def image_size(self, data: bytes) -> tuple[int, int]:
+        """(width, height) of the photo as the face boxes see it (EXIF orientation applied)."""
+        return oriented_size(data, max_pixels=self.max_image_pixels)
 
     def quality_issues(self, face: Face) -> list[tuple[str, str]]:
         return judge_quality(face, self.quality_limits)

@@ -19,20 +19,33 @@ router = APIRouter(prefix="/v1/keys", tags=["keys"])
     "",
     name="create",
     status_code=status.HTTP_201_CREATED,
-    responses=problem_responses("forbidden", "not_found"),
+    responses=problem_responses("forbidden", "not_found", "conflict"),
 )
 def create_key(body: KeyCreate, ctx: Admin) -> KeyCreated:
     """Create a key for one collection (or, with `collection_id: null`, for all of them).
     Roles: `identify` (detect, verify, identify, read) < `enroll` (+ identities and faces) <
-    `admin` (+ collections and keys). The `key` is in this response only."""
-    row, key = service.create_key(
-        session=ctx.session,
-        role=body.role,
-        collection_id=body.collection_id,
-        name=body.name,
-        scope=ctx.caller.collection_id,
-    )
-    return KeyCreated.model_validate({**KeyOut.model_validate(row).model_dump(), "key": key})
+    `admin` (+ collections and keys). The `key` (or, for `kind: sigv4`, the
+    `secret_access_key`) is in this response only."""
+    if body.kind == "sigv4":
+        row, secret = service.create_sigv4_key(
+            session=ctx.session,
+            role=body.role,
+            collection_id=body.collection_id,
+            name=body.name,
+            scope=ctx.caller.collection_id,
+            sigv4=service.SigV4Secrets.from_settings(ctx.settings),
+        )
+        shown = {"secret_access_key": secret}
+    else:
+        row, key = service.create_key(
+            session=ctx.session,
+            role=body.role,
+            collection_id=body.collection_id,
+            name=body.name,
+            scope=ctx.caller.collection_id,
+        )
+        shown = {"key": key}
+    return KeyCreated.model_validate({**KeyOut.model_validate(row).model_dump(), **shown})
 
 
 @router.get("/me", name="me", responses=problem_responses())

@@ -1,0 +1,127 @@
+"""`POST /` with `X-Amz-Target: RekognitionService.<Operation>`: Rekognition's JSON 1.1 protocol.
+
+`RekognitionRoute` renders every failure of this route, including those raised while FastAPI
+solves its dependencies (the SigV4 check, the rate limit), as Rekognition does, so a boto3 client
+always gets a `ClientError` with the right `Error.Code` and never an RFC 9457 problem.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.routing import APIRoute
+from sqlalchemy.exc import DataError, IntegrityError, InterfaceError, OperationalError
+from starlette.concurrency import run_in_threadpool
+from starlette.responses import Response
+
+from app.api.deps import IndexDep, RunnerDep, SessionDep, SettingsDep
+from app.api.rekognition import model
+from app.api.rekognition.auth import SigV4Caller
+from app.api.rekognition.errors import CODE_OF, CONTENT_TYPE, RekognitionError, error_response
+from app.api.rekognition.operations import OPERATIONS, Ctx, dispatch
+from app.services.errors import RateLimited, ServiceError
+from app.vision.types import ImageError
+
+log = logging.getLogger(__name__)
+
+TARGET_PREFIX = "RekognitionService."
+
+
+def _request_id(request: Request) -> str:
+    # The observability middleware gives every request an id (and echoes it as X-Request-ID).
+    return str(getattr(request.state, "request_id", "") or "")
+
+
+def _as_rekognition(exc: Exception) -> RekognitionError:
+    if isinstance(exc, RekognitionError):
+        return exc
+    if isinstance(exc, model.ValidationFailure):
+        return RekognitionError("ValidationException", str(exc))
+    if isinstance(exc, RateLimited):
+        retry = str(max(1, round(exc.retry_after_s + 0.5)))
+        return RekognitionError("ThrottlingException", exc.detail, headers={"Retry-After": retry})
+    if isinstance(exc, ServiceError):
+        return RekognitionError(CODE_OF.get(exc.code, "InternalServerError"), exc.detail)
+    if isinstance(exc, ImageError):
+        return RekognitionError(CODE_OF.get(exc.code, "InvalidImageFormatException"), exc.detail)
+    if isinstance(exc, DataError):
+        return RekognitionError("InvalidParameterException", "a value was refused by the database")
+    if isinstance(exc, IntegrityError):
+        return RekognitionError("ConflictException", "the change conflicts with existing data")
+    if isinstance(exc, (OperationalError, InterfaceError)):
+        return RekognitionError("InternalServerError", "the database is unreachable; retry")
+    log.exception("unhandled error in the Rekognition door", exc_info=exc)
+    return RekognitionError("InternalServerError", "internal error")
+
+
+class RekognitionRoute(APIRoute):
+    def get_route_handler(self) -> Callable[[Request], Awaitable[Response]]:
+        handler = super().get_route_handler()
+
+        async def handle(request: Request) -> Response:
+            try:
+                response = await handler(request)
+            except Exception as exc:  # every failure leaves in Rekognition's shape
+                error = _as_rekognition(exc)
+                return error_response(
+                    error.code,
+                    error.message,
+                    request_id=_request_id(request),
+                    headers=error.headers,
+                )
+            response.headers["x-amzn-RequestId"] = _request_id(request)
+            return response
+
+        return handle
+
+
+router = APIRouter(route_class=RekognitionRoute)
+
+
+def _operation(request: Request) -> str:
+    target = request.headers.get("x-amz-target", "")
+    name = target.removeprefix(TARGET_PREFIX)
+    if not target.startswith(TARGET_PREFIX) or name not in OPERATIONS:
+        raise RekognitionError(
+            "UnknownOperationException", f"facematch does not serve the operation {target!r}"
+        )
+    return name
+
+
+def _body(raw: bytes) -> Any:
+    try:
+        return json.loads(raw or b"{}")
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise RekognitionError("SerializationException", "the body is not valid JSON") from exc
+
+
+@router.post("/", include_in_schema=False)
+async def rekognition(
+    request: Request,
+    caller: SigV4Caller,
+    session: SessionDep,
+    settings: SettingsDep,
+    index: IndexDep,
+    runner: RunnerDep,
+) -> Response:
+    """Amazon Rekognition's face operations (docs/compat.md); the request schema is botocore's
+    model, not facematch's OpenAPI document."""
+    name = _operation(request)
+    params = model.parse_request(name, _body(await request.body()))
+    ctx = Ctx(
+        caller=caller,
+        session=session,
+        settings=settings,
+        index=index,
+        runner=runner,
+        pipeline_or_none=request.app.state.pipeline,
+        region=getattr(request.state, "aws_region", "us-east-1"),
+    )
+    # Operations are synchronous (database and inference calls block): off the event loop.
+    result = await run_in_threadpool(dispatch, ctx, name, params)
+    body = json.dumps(model.render_response(name, result)).encode()
+    return Response(body, media_type=CONTENT_TYPE)
