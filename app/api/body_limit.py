@@ -1,7 +1,8 @@
 """ASGI middleware that caps the request body while it is received, not after.
 
-A declared Content-Length over the cap is refused before any byte is read; a chunked or lying
-body is cut off the moment the running count passes the cap.
+A declared Content-Length over the cap is refused before any byte is read (by the door that owns
+the path, or by the route's own error handling); a chunked or lying body is cut off the moment the
+running count passes the cap.
 """
 
 from __future__ import annotations
@@ -49,14 +50,21 @@ class BodySizeLimit:
             await self.app(scope, receive, send)
             return
         declared = dict(scope["headers"]).get(b"content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
-            await self._refuse(send, scope.get("path", ""))
+        path = scope.get("path", "")
+        too_long = declared is not None and declared.isdigit() and int(declared) > self.max_bytes
+        if too_long and self._refusal(path) is not None:
+            await self._refuse(send, path)
             return
+        # Elsewhere a declared length over the cap fails the app's first read, before any byte is
+        # received, so the route's own error renderer answers: `/v1` with its problem, a door
+        # without a path prefix of its own (Rekognition's `POST /`) in its protocol's format.
         received = 0
         started = False
 
         async def counting_receive() -> Message:
             nonlocal received
+            if too_long:
+                raise BodyTooLarge(self._detail())
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
@@ -76,14 +84,14 @@ class BodySizeLimit:
             if not started:
                 await self._refuse(send, scope.get("path", ""))
 
+    def _refusal(self, path: str) -> Refusal | None:
+        return next((r for prefix, r in self.refusals.items() if path.startswith(prefix)), None)
+
     def _detail(self) -> str:
         return f"the request body exceeds {self.max_bytes} bytes"
 
     async def _refuse(self, send: Send, path: str) -> None:
-        render = next(
-            (r for prefix, r in self.refusals.items() if path.startswith(prefix)), _problem
-        )
-        body, content_type = render(self._detail())
+        body, content_type = (self._refusal(path) or _problem)(self._detail())
         await send(
             {
                 "type": "http.response.start",

@@ -95,7 +95,7 @@ def _operation(request: Request) -> str:
 def _body(raw: bytes) -> Any:
     try:
         return json.loads(raw or b"{}")
-    except (UnicodeDecodeError, ValueError) as exc:
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
         raise RekognitionError("SerializationException", "the body is not valid JSON") from exc
 
 
