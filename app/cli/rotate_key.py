@@ -12,9 +12,11 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from sqlalchemy.orm import Session
 
 from app.db.engine import create_db_engine
 from app.db.template_codec import TemplateKeyError, TemplateKeyring
+from app.services.keys import reseal_sigv4_secrets
 from app.services.template_rotation import RotationReport, count_by_key, rotate_templates
 from app.settings import Settings
 
@@ -41,6 +43,10 @@ def rotate_key(
             engine, keyring=keyring, actor="cli", batch_size=batch_size, dry_run=dry_run
         )
         after = count_by_key(engine)
+        if not dry_run:
+            with Session(engine) as session:
+                secrets = reseal_sigv4_secrets(session=session, keyring=keyring)
+            console.print(f"re-sealed {secrets} SigV4 secret(s) under {report.target}")
     except TemplateKeyError as exc:
         console.print(
             f"[red]cannot read a stored template:[/red] {exc}. List the key it was sealed with in "

@@ -627,6 +627,14 @@ def api_key_by_access_key_id(session: Session, access_key_id: str) -> ApiKey | N
     return session.scalar(sa.select(ApiKey).where(ApiKey.access_key_id == access_key_id))
 
 
+def sealed_sigv4_keys(session: Session) -> list[ApiKey]:
+    return list(
+        session.scalars(
+            sa.select(ApiKey).where(ApiKey.kind == "sigv4", ApiKey.secret_box.is_not(None))
+        )
+    )
+
+
 def get_api_key(session: Session, key_id: uuid.UUID) -> ApiKey | None:
     return session.get(ApiKey, key_id)
 

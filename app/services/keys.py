@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 
 from app.db import repositories as repo
 from app.db.models import ApiKey
-from app.db.template_codec import TemplateKeyError, TemplateKeyring
+from app.db.template_codec import TemplateKeyError, TemplateKeyring, key_id_of
 from app.services.collections import require_collection
 from app.services.errors import Conflict, Forbidden, NotFound
 
@@ -212,6 +212,25 @@ class SigV4Secrets:
         except TemplateKeyError as exc:
             log.error("SigV4 key %s cannot be opened: %s", access_key_id, exc)
             return None
+
+
+def reseal_sigv4_secrets(*, session: Session, keyring: TemplateKeyring) -> int:
+    """Re-seal every sealed SigV4 secret under the keyring's active key (part of
+    `facematch rotate-key`); returns how many were rewritten. Without an active key the sealed
+    secrets stay under their old key: a derived secret would be a different secret, so switching
+    encryption off keeps the retired key listed until those access keys are replaced."""
+    if not keyring.encrypts:
+        return 0
+    rewritten = 0
+    for row in repo.sealed_sigv4_keys(session):
+        assert row.secret_box is not None and row.access_key_id is not None
+        if key_id_of(row.secret_box) == keyring.active_id:
+            continue
+        bound = _bound(row.access_key_id)
+        row.secret_box = keyring.seal(keyring.open(row.secret_box, model_id=bound), model_id=bound)
+        rewritten += 1
+    session.commit()
+    return rewritten
 
 
 def _bound(access_key_id: str) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from pathlib import Path
 from datetime import UTC, datetime, timedelta
 from unittest import mock
 
@@ -129,3 +130,19 @@ def test_secrets_are_sealed_with_the_at_rest_key_else_derived_from_the_admin_key
         SigV4Secrets.from_settings(Settings(admin_api_key=None, template_key=None)).new_secret(
             "FMAKONE"
         )
+
+
+def test_rekognition_default_thresholds_are_at_least_as_strict_as_the_default_point(
+    models_dir: Path,
+) -> None:
+    from app.api.rekognition.operations import (
+        DEFAULT_ASSOCIATE_THRESHOLD,
+        DEFAULT_MATCH_THRESHOLD,
+    )
+    from app.services.scores import far_at_score
+    from app.vision.pipeline import VisionPipeline
+
+    pipeline = VisionPipeline.load(models_dir, threads=1)
+    for threshold in (DEFAULT_MATCH_THRESHOLD, DEFAULT_ASSOCIATE_THRESHOLD):
+        far = far_at_score(threshold / 100, pipeline=pipeline)
+        assert far <= pipeline.calibration.default_far, (threshold, far)
