@@ -250,7 +250,7 @@ def list_faces(
     return _page(session, query, (Face.id,), limit, offset)
 
 
-def list_collection_faces(
+def collection_face_rows(
     session: Session,
     *,
     collection_id: uuid.UUID,

@@ -135,7 +135,7 @@ def list_faces(
     identity_id = None
     if user_id is not None:
         identity_id = require_user(session=session, collection_id=collection_id, user_id=user_id).id
-    rows, total = repo.list_collection_faces(
+    rows, total = repo.collection_face_rows(
         session,
         collection_id=collection_id,
         identity_id=identity_id,
@@ -150,7 +150,7 @@ def get_faces(
     *, session: Session, collection_id: uuid.UUID, face_ids: list[int]
 ) -> dict[int, FaceRecord]:
     """The faces of the collection among `face_ids`; others (and other tenants') are absent."""
-    rows, _ = repo.list_collection_faces(
+    rows, _ = repo.collection_face_rows(
         session,
         collection_id=collection_id,
         identity_id=None,
@@ -176,14 +176,10 @@ def delete_faces(
     """Delete faces that belong to no user (a face of a user must be disassociated first, as
     Rekognition requires); their holders go with them."""
     require_collection(session=session, collection_id=collection_id)
-    found = get_faces(session=session, collection_id=collection_id, face_ids=face_ids)
     done: list[int] = []
     refused: list[tuple[int, str, str | None, float | None]] = []
-    for fid in dict.fromkeys(face_ids):
-        record = found.get(fid)
-        if record is None:
-            refused.append((fid, "face_not_found", None, None))
-        elif record.user_id is not None:
+    for fid, record in _found(session, collection_id, face_ids, refused):
+        if record.user_id is not None:
             refused.append((fid, "associated_to_a_user", record.user_id, None))
         else:
             holder = record.face.identity_id
@@ -253,19 +249,15 @@ def associate_faces(
     user already has faces, look like them: `score(best cosine to the user's faces)` must reach
     `min_score`, else `low_match_confidence` (Rekognition's UserMatchThreshold)."""
     user = require_user(session=session, collection_id=collection_id, user_id=user_id)
-    found = get_faces(session=session, collection_id=collection_id, face_ids=face_ids)
     user_templates = np.array(
         [t for _, t in repo.identity_templates(session, identity_id=user.id)], dtype=np.float32
     )
-    new_templates = dict(repo.face_templates(session, face_ids=list(found)))
     done: list[int] = []
     refused: list[tuple[int, str, str | None, float | None]] = []
+    present = _found(session, collection_id, face_ids, refused)
+    new_templates = dict(repo.face_templates(session, face_ids=[fid for fid, _ in present]))
     moved: list[tuple[FaceRow, uuid.UUID]] = []
-    for fid in dict.fromkeys(face_ids):
-        record = found.get(fid)
-        if record is None:
-            refused.append((fid, "face_not_found", None, None))
-            continue
+    for fid, record in present:
         if record.face.identity_id == user.id:
             done.append(fid)  # already the user's: associating again changes nothing
             continue
@@ -291,20 +283,34 @@ def disassociate_faces(
     *, session: Session, collection_id: uuid.UUID, user_id: str, face_ids: list[int]
 ) -> Outcome:
     user = require_user(session=session, collection_id=collection_id, user_id=user_id)
-    found = get_faces(session=session, collection_id=collection_id, face_ids=face_ids)
     done: list[int] = []
     refused: list[tuple[int, str, str | None, float | None]] = []
-    for fid in dict.fromkeys(face_ids):
-        record = found.get(fid)
-        if record is None:
-            refused.append((fid, "face_not_found", None, None))
-        elif record.face.identity_id != user.id:
+    for fid, record in _found(session, collection_id, face_ids, refused):
+        if record.face.identity_id != user.id:
             refused.append((fid, "associated_to_a_different_user", record.user_id, None))
         else:
             _move_to_new_holder(session, record.face)
             done.append(fid)
     session.commit()
     return Outcome(done, refused)
+
+
+def _found(
+    session: Session,
+    collection_id: uuid.UUID,
+    face_ids: list[int],
+    refused: list[tuple[int, str, str | None, float | None]],
+) -> list[tuple[int, FaceRecord]]:
+    """The requested faces of the collection, each once, in request order; the others are
+    appended to `refused` as `face_not_found`."""
+    found = get_faces(session=session, collection_id=collection_id, face_ids=face_ids)
+    present = []
+    for fid in dict.fromkeys(face_ids):
+        if fid in found:
+            present.append((fid, found[fid]))
+        else:
+            refused.append((fid, "face_not_found", None, None))
+    return present
 
 
 def _move_to_new_holder(session: Session, face: FaceRow) -> None:

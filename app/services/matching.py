@@ -192,7 +192,7 @@ def compare_to_face(
     faces = runner.run(pipeline.analyze, image, min_face_size=min_face_size, max_faces=max_faces)
     if not faces:
         raise FaceRejected("no face was found in image", code="no_face", field="image")
-    _audit(
+    audit_search(
         session,
         audit.VERIFY,
         collection_id=collection_id,

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 import uuid
-from pathlib import Path
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from unittest import mock
 
 import pytest

@@ -1,22 +1,19 @@
-"""The door's credential reader: SigV4 over the whole request, checked against a facematch key of
-kind `sigv4`. There is no anonymous mode: a request without a valid signature never reaches an
-operation."""
+"""The door's caller resolver for `app.api.access.access(resolve=...)`: SigV4 over the whole
+request, checked against a facematch key of kind `sigv4`. `access` then names the caller in the
+audit trail and charges its rate limit, as for every key. There is no anonymous mode: a request
+without a valid signature never reaches an operation."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Request
 from sqlalchemy.orm import Session
 
 from app.api.deps import SessionDep, SettingsDep
-from app.api.rate_limit import TokenBuckets
 from app.api.rekognition import sigv4
 from app.api.rekognition.errors import RekognitionError
 from app.services import keys as key_service
-from app.services.audit import ACTOR_KEY
-from app.services.errors import RateLimited
 from app.settings import Settings
 
 
@@ -68,20 +65,3 @@ def _authenticate(
     except sigv4.SignatureError as exc:
         raise RekognitionError(exc.code, exc.message) from exc
     return key.caller(session), signed.region
-
-
-def admitted_caller(
-    request: Request,
-    session: SessionDep,
-    caller: Annotated[key_service.Caller, Depends(sigv4_caller)],
-) -> key_service.Caller:
-    """Named in the audit trail and charged one token of its rate limit, as on `/v1`."""
-    session.info[ACTOR_KEY] = caller.name
-    buckets: TokenBuckets = request.app.state.rate_limits
-    wait = buckets.take(caller.name)
-    if wait > 0:
-        raise RateLimited("too many requests for this key; slow down", retry_after_s=wait)
-    return caller
-
-
-SigV4Caller = Annotated[key_service.Caller, Depends(admitted_caller)]

@@ -326,16 +326,23 @@ def _searchable(ctx: Ctx, p: dict[str, Any], faces: list[Face]) -> Face:
     return faces[0]
 
 
-def search_faces_by_image(ctx: Ctx, p: dict[str, Any]) -> dict[str, Any]:
+def _query_photo(ctx: Ctx, p: dict[str, Any]) -> tuple[tuple[int, int], list[Face], np.ndarray]:
+    """For the ...ByImage searches: the photo's size, its faces and the largest one's template."""
     collection_service.require_compatible_model(ctx.coll, ctx.pipeline.model_id)
     size, faces = _photo(ctx, p, "Image")
-    face = _searchable(ctx, p, faces)
-    assert face.template is not None
+    template = _searchable(ctx, p, faces).template
+    assert template is not None
+    return size, faces, template
+
+
+def search_faces_by_image(ctx: Ctx, p: dict[str, Any]) -> dict[str, Any]:
+    size, faces, template = _query_photo(ctx, p)
+    face = faces[0]
     found = faces_service.search_faces(
         session=ctx.session,
         index=ctx.index,
         collection_id=ctx.coll.id,
-        query=face.template,
+        query=template,
         k=p.get("MaxFaces", DEFAULT_MAX_MATCHES),
     )
     matches = _matches(ctx, found, p.get("FaceMatchThreshold", DEFAULT_MATCH_THRESHOLD))
@@ -498,15 +505,12 @@ def search_users(ctx: Ctx, p: dict[str, Any]) -> dict[str, Any]:
 
 
 def search_users_by_image(ctx: Ctx, p: dict[str, Any]) -> dict[str, Any]:
-    collection_service.require_compatible_model(ctx.coll, ctx.pipeline.model_id)
-    size, faces = _photo(ctx, p, "Image")
-    face = _searchable(ctx, p, faces)
-    assert face.template is not None
+    size, faces, template = _query_photo(ctx, p)
     found = faces_service.search_users(
         session=ctx.session,
         index=ctx.index,
         collection_id=ctx.coll.id,
-        queries=face.template.reshape(1, -1),
+        queries=template.reshape(1, -1),
         k=p.get("MaxUsers", DEFAULT_MAX_MATCHES),
     )
     matches = _user_matches(ctx, found, p)
@@ -514,7 +518,7 @@ def search_users_by_image(ctx: Ctx, p: dict[str, Any]) -> dict[str, Any]:
     return {
         "UserMatches": matches,
         "FaceModelVersion": ctx.coll.model_id,
-        "SearchedFace": {"FaceDetail": wire.face_detail(face, size)},
+        "SearchedFace": {"FaceDetail": wire.face_detail(faces[0], size)},
         "UnsearchedFaces": [
             {"FaceDetails": wire.face_detail(other, size), "Reasons": ["FACE_NOT_LARGEST"]}
             for other in faces[1:]

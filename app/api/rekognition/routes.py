@@ -8,25 +8,20 @@ always gets a `ClientError` with the right `Error.Code` and never an RFC 9457 pr
 from __future__ import annotations
 
 import json
-import logging
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.routing import APIRoute
-from sqlalchemy.exc import DataError, IntegrityError, InterfaceError, OperationalError
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
-from app.api.deps import IndexDep, RunnerDep, SessionDep, SettingsDep
+from app.api.access import Context, access
+from app.api.errors import error_info
 from app.api.rekognition import model
-from app.api.rekognition.auth import SigV4Caller
+from app.api.rekognition.auth import sigv4_caller
 from app.api.rekognition.errors import CODE_OF, CONTENT_TYPE, RekognitionError, error_response
 from app.api.rekognition.operations import OPERATIONS, Ctx, dispatch
-from app.services.errors import RateLimited, ServiceError
-from app.vision.types import ImageError
-
-log = logging.getLogger(__name__)
 
 TARGET_PREFIX = "RekognitionService."
 
@@ -41,21 +36,10 @@ def _as_rekognition(exc: Exception) -> RekognitionError:
         return exc
     if isinstance(exc, model.ValidationFailure):
         return RekognitionError("ValidationException", str(exc))
-    if isinstance(exc, RateLimited):
-        retry = str(max(1, round(exc.retry_after_s + 0.5)))
-        return RekognitionError("ThrottlingException", exc.detail, headers={"Retry-After": retry})
-    if isinstance(exc, ServiceError):
-        return RekognitionError(CODE_OF.get(exc.code, "InternalServerError"), exc.detail)
-    if isinstance(exc, ImageError):
-        return RekognitionError(CODE_OF.get(exc.code, "InvalidImageFormatException"), exc.detail)
-    if isinstance(exc, DataError):
-        return RekognitionError("InvalidParameterException", "a value was refused by the database")
-    if isinstance(exc, IntegrityError):
-        return RekognitionError("ConflictException", "the change conflicts with existing data")
-    if isinstance(exc, (OperationalError, InterfaceError)):
-        return RekognitionError("InternalServerError", "the database is unreachable; retry")
-    log.exception("unhandled error in the Rekognition door", exc_info=exc)
-    return RekognitionError("InternalServerError", "internal error")
+    info = error_info(exc)  # the one description of any failure, shared by every door
+    return RekognitionError(
+        CODE_OF.get(info.code, "InternalServerError"), info.detail, headers=info.headers
+    )
 
 
 class RekognitionRoute(APIRoute):
@@ -81,6 +65,10 @@ class RekognitionRoute(APIRoute):
 
 router = APIRouter(route_class=RekognitionRoute)
 
+# Any valid SigV4 key gets in; each operation's own role and the key's collection scope are
+# enforced by `dispatch` from the `OPERATIONS` table, with the same `Caller` rules.
+SigV4Access = Annotated[Context, Depends(access("identify", resolve=sigv4_caller))]
+
 
 def _operation(request: Request) -> str:
     target = request.headers.get("x-amz-target", "")
@@ -100,24 +88,17 @@ def _body(raw: bytes) -> Any:
 
 
 @router.post("/", include_in_schema=False)
-async def rekognition(
-    request: Request,
-    caller: SigV4Caller,
-    session: SessionDep,
-    settings: SettingsDep,
-    index: IndexDep,
-    runner: RunnerDep,
-) -> Response:
+async def rekognition(request: Request, access: SigV4Access) -> Response:
     """Amazon Rekognition's face operations (docs/compat.md); the request schema is botocore's
     model, not facematch's OpenAPI document."""
     name = _operation(request)
     params = model.parse_request(name, _body(await request.body()))
     ctx = Ctx(
-        caller=caller,
-        session=session,
-        settings=settings,
-        index=index,
-        runner=runner,
+        caller=access.caller,
+        session=access.session,
+        settings=access.settings,
+        index=access.index,
+        runner=access.runner,
         pipeline_or_none=request.app.state.pipeline,
         region=getattr(request.state, "aws_region", "us-east-1"),
     )
