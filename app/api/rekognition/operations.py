@@ -148,7 +148,7 @@ def delete_collection(ctx: Ctx, p: dict[str, Any]) -> dict[str, Any]:
 
 def _quality_gate(p: dict[str, Any], default: str) -> bool:
     # One gate (the enroll gate of /v1); LOW/MEDIUM/HIGH all apply it, NONE turns it off.
-    return p.get("QualityFilter", default) != "NONE"
+    return bool(p.get("QualityFilter", default) != "NONE")
 
 
 def index_faces(ctx: Ctx, p: dict[str, Any]) -> dict[str, Any]:

@@ -8,7 +8,7 @@ always gets a `ClientError` with the right `Error.Code` and never an RFC 9457 pr
 from __future__ import annotations
 
 import json
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
@@ -43,7 +43,7 @@ def _as_rekognition(exc: Exception) -> RekognitionError:
 
 
 class RekognitionRoute(APIRoute):
-    def get_route_handler(self) -> Callable[[Request], Awaitable[Response]]:
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()
 
         async def handle(request: Request) -> Response:
