@@ -28,13 +28,13 @@ from app.db.models import Face as FaceRow
 from app.db.models import Identity
 from app.services.collections import require_collection, require_compatible_model
 from app.services.errors import NotFound
+from app.services.face_index import FaceIndex
 from app.services.faces import box_json, quality_json
 from app.services.identities import create_identity
-from app.services.face_index import FaceIndex
 from app.services.inference import InferenceRunner
-from app.services.matching import Neighbour, nearest_faces
+from app.services.matching import Neighbour, nearest_faces, photo_faces
 from app.vision.pipeline import VisionPipeline
-from app.vision.types import Face
+from app.vision.types import EmbeddedFace, Face
 
 HOLDER_METADATA: dict[str, Any] = {"unassociated_face": True}
 
@@ -58,7 +58,7 @@ class Unindexed:
 @dataclass(frozen=True, slots=True)
 class IndexedPhoto:
     image_size: tuple[int, int]
-    indexed: list[tuple[FaceRecord, Face]]
+    indexed: list[tuple[FaceRecord, EmbeddedFace]]
     unindexed: list[Unindexed]
 
 
@@ -82,11 +82,14 @@ def index_photo(
     collection = require_collection(session=session, collection_id=collection_id)
     require_compatible_model(collection, pipeline.model_id)
     session.rollback()  # no connection held during inference
-    size = runner.run(pipeline.image_size, image)
-    faces = runner.run(
-        pipeline.analyze, image, min_face_size=min_face_size, max_faces=max_faces_per_image
+    size, faces = photo_faces(
+        pipeline=pipeline,
+        runner=runner,
+        image=image,
+        min_face_size=min_face_size,
+        max_faces=max_faces_per_image,
     )
-    accepted: list[Face] = []
+    accepted: list[EmbeddedFace] = []
     unindexed: list[Unindexed] = []
     for face in faces:
         issues = [code for code, _ in pipeline.quality_issues(face)] if quality_gate else []
@@ -98,7 +101,7 @@ def index_photo(
             accepted.append(face)
     digest = hashlib.sha256(image).hexdigest()
     width, height = size
-    records: list[tuple[FaceRecord, Face]] = []
+    records: list[tuple[FaceRecord, EmbeddedFace]] = []
     for face in accepted:
         holder = repo.add_identity(
             session,
@@ -112,7 +115,7 @@ def index_photo(
             session,
             identity=holder,
             model_id=pipeline.model_id,
-            faces=[(face.template, box, quality_json(face), digest)],  # type: ignore[list-item]
+            faces=[(face.template, box, quality_json(face), digest)],
             external_image_id=external_image_id,
         )
         records.append((FaceRecord(row, None), face))

@@ -24,6 +24,7 @@ from app.db.models import ApiKey
 from app.db.template_codec import TemplateKeyError, TemplateKeyring, key_id_of
 from app.services.collections import require_collection
 from app.services.errors import Conflict, Forbidden, NotFound
+from app.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -173,8 +174,8 @@ class SigV4Secrets:
     admin_key: str | None
 
     @classmethod
-    def from_settings(cls, settings: object) -> SigV4Secrets:
-        admin = getattr(settings, "admin_api_key", None)
+    def from_settings(cls, settings: Settings) -> SigV4Secrets:
+        admin = settings.admin_api_key
         return cls(
             keyring=TemplateKeyring.from_settings(settings),
             admin_key=admin.get_secret_value() if admin is not None else None,

@@ -275,13 +275,33 @@ def photo_faces(
     image: bytes,
     min_face_size: int,
     max_faces: int,
-    templates: bool = True,
-) -> tuple[tuple[int, int], list[Face]]:
-    """The photo's (width, height) and its faces, largest first (with templates unless not
-    needed), for protocols that report positions as ratios of the image size."""
+) -> tuple[tuple[int, int], list[EmbeddedFace]]:
+    """The photo's (width, height) and its faces with templates, largest first, for protocols
+    that report positions as ratios of the image size."""
     size = runner.run(pipeline.image_size, image)
-    analyze = pipeline.analyze if templates else pipeline.detect
-    return size, runner.run(analyze, image, min_face_size=min_face_size, max_faces=max_faces)
+    return size, runner.run(
+        pipeline.analyze, image, min_face_size=min_face_size, max_faces=max_faces
+    )
+
+
+def photo_detections(
+    *,
+    pipeline: VisionPipeline,
+    runner: InferenceRunner,
+    image: bytes,
+    min_face_size: int,
+    max_faces: int,
+) -> tuple[tuple[int, int], list[Face]]:
+    """`photo_faces` without templates (detection only)."""
+    size = runner.run(pipeline.image_size, image)
+    faces = detect_faces(
+        pipeline=pipeline,
+        runner=runner,
+        image=image,
+        min_face_size=min_face_size,
+        max_faces=max_faces,
+    )
+    return size, faces
 
 
 @dataclass(frozen=True, slots=True)

@@ -31,7 +31,7 @@ from app.services.keys import Caller
 from app.services.scores import foreign_score
 from app.settings import Settings
 from app.vision.pipeline import VisionPipeline
-from app.vision.types import Face
+from app.vision.types import EmbeddedFace
 
 # Rekognition's documented defaults.
 DEFAULT_MATCH_THRESHOLD = 80.0  # FaceMatchThreshold, SimilarityThreshold, UserMatchThreshold
@@ -291,7 +291,7 @@ def search_faces(ctx: Ctx, p: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _audit_search(ctx: Ctx, action: str, **counts: int) -> None:
+def _audit_search(ctx: Ctx, action: audit.Action, **counts: int) -> None:
     matching.audit_search(
         ctx.session,
         action,
@@ -300,20 +300,17 @@ def _audit_search(ctx: Ctx, action: str, **counts: int) -> None:
     )
 
 
-def _photo(
-    ctx: Ctx, p: dict[str, Any], member: str, *, templates: bool = True
-) -> tuple[tuple[int, int], list[Face]]:
+def _photo(ctx: Ctx, p: dict[str, Any], member: str) -> tuple[tuple[int, int], list[EmbeddedFace]]:
     return matching.photo_faces(
         pipeline=ctx.pipeline,
         runner=ctx.runner,
         image=_image(p, member),
         min_face_size=ctx.settings.min_face_size,
         max_faces=ctx.settings.max_faces_per_image,
-        templates=templates,
     )
 
 
-def _searchable(ctx: Ctx, p: dict[str, Any], faces: list[Face]) -> Face:
+def _searchable(ctx: Ctx, p: dict[str, Any], faces: list[EmbeddedFace]) -> EmbeddedFace:
     """The largest face, which search operations use; Rekognition's errors when there is none."""
     if not faces:
         raise RekognitionError(
@@ -326,13 +323,13 @@ def _searchable(ctx: Ctx, p: dict[str, Any], faces: list[Face]) -> Face:
     return faces[0]
 
 
-def _query_photo(ctx: Ctx, p: dict[str, Any]) -> tuple[tuple[int, int], list[Face], np.ndarray]:
+def _query_photo(
+    ctx: Ctx, p: dict[str, Any]
+) -> tuple[tuple[int, int], list[EmbeddedFace], np.ndarray]:
     """For the ...ByImage searches: the photo's size, its faces and the largest one's template."""
     collection_service.require_compatible_model(ctx.coll, ctx.pipeline.model_id)
     size, faces = _photo(ctx, p, "Image")
-    template = _searchable(ctx, p, faces).template
-    assert template is not None
-    return size, faces, template
+    return size, faces, _searchable(ctx, p, faces).template
 
 
 def search_faces_by_image(ctx: Ctx, p: dict[str, Any]) -> dict[str, Any]:
@@ -364,7 +361,7 @@ def compare_faces(ctx: Ctx, p: dict[str, Any]) -> dict[str, Any]:
         targets = [t for t in targets if not ctx.pipeline.quality_issues(t)]
     threshold = p.get("SimilarityThreshold", DEFAULT_MATCH_THRESHOLD)
     scored = sorted(
-        ((t, ctx.similarity(float(np.dot(source.template, t.template)))) for t in targets),  # type: ignore[arg-type]
+        ((t, ctx.similarity(float(np.dot(source.template, t.template)))) for t in targets),
         key=lambda item: -item[1],
     )
     matched = [
@@ -384,7 +381,13 @@ def compare_faces(ctx: Ctx, p: dict[str, Any]) -> dict[str, Any]:
 
 
 def detect_faces(ctx: Ctx, p: dict[str, Any]) -> dict[str, Any]:
-    size, faces = _photo(ctx, p, "Image", templates=False)
+    size, faces = matching.photo_detections(
+        pipeline=ctx.pipeline,
+        runner=ctx.runner,
+        image=_image(p, "Image"),
+        min_face_size=ctx.settings.min_face_size,
+        max_faces=ctx.settings.max_faces_per_image,
+    )
     return {"FaceDetails": [wire.face_detail(face, size) for face in faces]}
 
 

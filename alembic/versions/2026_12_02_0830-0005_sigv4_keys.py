@@ -6,9 +6,9 @@ under the at-rest key when one is configured, NULL when it is derived from the a
 SECURITY.md). `faces.external_image_id` keeps the label Rekognition's IndexFaces attaches to a face;
 it survives the face moving between identities (AssociateFaces), which an identity column would not.
 
-Revision ID: 0004
-Revises: 0003
-Create Date: 2026-12-02 07:00:00
+Revision ID: 0005
+Revises: 0004
+Create Date: 2026-12-02 08:30:00
 """
 
 from __future__ import annotations
@@ -19,8 +19,8 @@ import sqlalchemy as sa
 
 from alembic import op
 
-revision: str = "0004"
-down_revision: str | None = "0003"
+revision: str = "0005"
+down_revision: str | None = "0004"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
