@@ -18,7 +18,7 @@ from botocore.config import Config
 from botocore.model import ListShape, MapShape, Shape, StructureShape
 from botocore.session import get_session
 
-from tests.attack.live_server import LiveServer
+from tests.attack.live_server import LiveServer, sqlite_server
 
 PHOTOS = Path(__file__).resolve().parents[1] / "fixtures" / "photos"
 REGION = "eu-central-1"
@@ -39,18 +39,9 @@ class Served:
 
 @contextmanager
 def served(tmp: Path, models_dir: Path, **settings: str) -> Iterator[Served]:
-    """facematch in a uvicorn subprocess on a free port (SQLite in `tmp`)."""
+    """facematch in a uvicorn subprocess on a free port (the tests' shared SQLite builder)."""
     admin_key = secrets.token_urlsafe(24)
-    env = {
-        "FACEMATCH_DATA_DIR": str(tmp),
-        "FACEMATCH_DATABASE_URL": f"sqlite:///{tmp / 'facematch.db'}",
-        "FACEMATCH_MODEL_DIR": str(models_dir),
-        "FACEMATCH_ADMIN_API_KEY": admin_key,
-        "FACEMATCH_INFERENCE_THREADS": "1",
-        "FACEMATCH_INFERENCE_WORKERS": "2",
-        **{f"FACEMATCH_{name.upper()}": value for name, value in settings.items()},
-    }
-    server = LiveServer(env=env, log_path=tmp / "uvicorn.log")
+    server = sqlite_server(tmp, models_dir, admin_key, inference_workers="2", **settings)
     server.start()
     try:
         yield Served(server.url, admin_key, server)

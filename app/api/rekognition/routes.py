@@ -1,23 +1,24 @@
 """`POST /` with `X-Amz-Target: RekognitionService.<Operation>`: Rekognition's JSON 1.1 protocol.
 
-`RekognitionRoute` renders every failure of this route, including those raised while FastAPI
-solves its dependencies (the SigV4 check, the rate limit), as Rekognition does, so a boto3 client
-always gets a `ClientError` with the right `Error.Code` and never an RFC 9457 problem.
+`RekognitionRoute` (the doors' shared `answering_with`) renders every failure of this route,
+including those raised while FastAPI solves its dependencies (the SigV4 check, the rate limit), as
+Rekognition does, so a boto3 client always gets a `ClientError` with the right `Error.Code` and
+never an RFC 9457 problem.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Coroutine
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
-from fastapi.routing import APIRoute
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from app.api.access import Context, access
+from app.api.doors import answering_with
 from app.api.errors import error_info
+from app.api.metrics import current_request_id
 from app.api.rekognition import model
 from app.api.rekognition.auth import sigv4_caller
 from app.api.rekognition.errors import CODE_OF, CONTENT_TYPE, RekognitionError, error_response
@@ -26,9 +27,9 @@ from app.api.rekognition.operations import OPERATIONS, Ctx, dispatch
 TARGET_PREFIX = "RekognitionService."
 
 
-def _request_id(request: Request) -> str:
+def _request_id() -> str:
     # The observability middleware gives every request an id (and echoes it as X-Request-ID).
-    return str(getattr(request.state, "request_id", "") or "")
+    return current_request_id() or ""
 
 
 def _as_rekognition(exc: Exception) -> RekognitionError:
@@ -42,25 +43,14 @@ def _as_rekognition(exc: Exception) -> RekognitionError:
     )
 
 
-class RekognitionRoute(APIRoute):
-    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
-        handler = super().get_route_handler()
+def _answer(exc: Exception) -> Response:
+    error = _as_rekognition(exc)
+    return error_response(
+        error.code, error.message, request_id=_request_id(), headers=error.headers
+    )
 
-        async def handle(request: Request) -> Response:
-            try:
-                response = await handler(request)
-            except Exception as exc:  # every failure leaves in Rekognition's shape
-                error = _as_rekognition(exc)
-                return error_response(
-                    error.code,
-                    error.message,
-                    request_id=_request_id(request),
-                    headers=error.headers,
-                )
-            response.headers["x-amzn-RequestId"] = _request_id(request)
-            return response
 
-        return handle
+RekognitionRoute = answering_with(_answer)
 
 
 router = APIRouter(route_class=RekognitionRoute)
@@ -105,4 +95,4 @@ async def rekognition(request: Request, access: SigV4Access) -> Response:
     # Operations are synchronous (database and inference calls block): off the event loop.
     result = await run_in_threadpool(dispatch, ctx, name, params)
     body = json.dumps(model.render_response(name, result)).encode()
-    return Response(body, media_type=CONTENT_TYPE)
+    return Response(body, media_type=CONTENT_TYPE, headers={"x-amzn-RequestId": _request_id()})
