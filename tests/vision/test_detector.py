@@ -11,6 +11,7 @@ import pytest
 from app.vision.decode import decode_image
 from app.vision.detector import (
     MtcnnDetector,
+    _nms_python,
     _pyramid_layout,
     downscale_for_detection,
     nms,
@@ -125,6 +126,24 @@ def test_nms_keeps_the_best_of_overlapping_boxes() -> None:
     boxes = np.array([[0, 0, 10, 10], [1, 1, 11, 11], [50, 50, 60, 60]], dtype=np.float64)
     keep = nms(boxes, np.array([0.8, 0.9, 0.7]), 0.5)
     assert keep.tolist() == [1, 2]
+
+
+def test_opencv_nms_keeps_exactly_what_the_reference_loop_keeps() -> None:
+    rng = np.random.default_rng(0)
+    for trial in range(300):
+        n = int(rng.integers(1, 300))
+        corner = rng.integers(0, 300, (n, 2)).astype(np.float64)
+        side = rng.integers(12, 80, (n, 1)).astype(np.float64)
+        if trial % 2:  # regressed boxes are fractional
+            corner += rng.random((n, 2)) * 3
+            side += rng.random((n, 1))
+        boxes = np.column_stack([corner, corner + side])
+        scores = rng.random(n).astype(np.float32) + 0.01
+        for threshold in (0.5, 0.7):
+            assert (
+                nms(boxes, scores, threshold).tolist()
+                == _nms_python(boxes, scores, threshold, "union").tolist()
+            )
 
 
 # --- the shared reference photos (skipped when absent) ------------------------------------------
