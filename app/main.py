@@ -91,6 +91,7 @@ def load_pipeline(settings: Settings) -> VisionPipeline | None:
             detect_max_side=settings.detect_max_side,
             max_image_pixels=settings.max_image_pixels,
             embed_batch_window_ms=settings.embed_batch_window_ms,
+            int8_models=settings.int8_models,
         )
     except (OSError, ValueError, KeyError) as exc:
         # Serve anyway: /readyz reports models_unavailable and CRUD keeps working.

@@ -10,6 +10,8 @@ import sqlalchemy as sa
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from app.vision.types import Int8Models
+
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="FACEMATCH_", env_file=".env", extra="ignore")
@@ -38,6 +40,11 @@ class Settings(BaseSettings):
         False,
         description="Also embed the mirrored chip and average: +0.09 pt LFW CV accuracy for 2.4x "
         "the embedding cost (docs/thresholds.md), so off by default.",
+    )
+    int8_models: Int8Models = Field(
+        "none",
+        description="Models that run their int8 sibling (embedder, detector, all or none); "
+        "measured cost in docs/thresholds.md.",
     )
     inference_threads: int = Field(2, ge=1, description="onnxruntime intra-op threads per session.")
     inference_workers: int = Field(2, ge=1, description="Thread pool size for CPU-bound work.")

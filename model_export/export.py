@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from model_export import manifest as mf
+from model_export import quantize as q8
 from model_export.onnx_export import export_onnx
 from model_export.sources import Source
 from model_export.specs import SPECS, ModelSpec
@@ -45,6 +46,37 @@ def export_model(spec: ModelSpec, out: Path) -> Path:
     )
 
 
+def _int8_entry(
+    out: Path,
+    base: str,
+    fp32: dict[str, Any],
+    old: dict[str, Any] | None,
+    force: bool,
+    progress: Progress,
+) -> dict[str, Any] | None:
+    """Quantize ``fp32``'s file with the committed ranges; None (and a message) when they are
+    missing or were measured on another fp32 graph: the fp32 export never fails because of it."""
+    key = base + q8.SUFFIX
+    source = out / fp32["file"]
+    try:
+        calibration = q8.calibration_for(base, source)
+    except q8.CalibrationStaleError as exc:
+        progress(f"{key}: skipped ({exc})")
+        return None
+    expected = mf.int8_provenance(base, fp32, calibration)
+    if not force and old is not None and old.get("quantization") == expected:
+        path = out / old["file"]
+        if path.is_file() and mf.file_sha256(path) == old.get("sha256"):
+            progress(f"{key}: up to date ({old['file']})")
+            return old
+    target = out / q8.int8_file(fp32["file"])
+    progress(f"{key}: quantizing {fp32['file']} → {target.name}")
+    started = time.perf_counter()
+    q8.quantize(base, source, target)
+    progress(f"{key}: done in {time.perf_counter() - started:.1f} s")
+    return mf.int8_entry(fp32, target, expected)
+
+
 def export_all(
     out: Path,
     *,
@@ -58,10 +90,11 @@ def export_all(
     forgets a model that is already there.
     """
     out.mkdir(parents=True, exist_ok=True)
-    wanted = list(SPECS) if only is None else list(only)
-    unknown = sorted(set(wanted) - set(SPECS))
+    known = list(SPECS) + [key + q8.SUFFIX for key in q8.BASE_KEYS]
+    wanted = known if only is None else list(only)
+    unknown = sorted(set(wanted) - set(known))
     if unknown:
-        raise ValueError(f"unknown model(s) {unknown}; choose from {sorted(SPECS)}")
+        raise ValueError(f"unknown model(s) {unknown}; choose from {known}")
 
     old = mf.read(out) or {}
     exporter = mf.exporter_info()
@@ -84,6 +117,18 @@ def export_all(
         path = export_model(spec, out)
         models[key] = mf.model_entry(spec, path, source)
         progress(f"{key}: done in {time.perf_counter() - started:.1f} s")
+
+    for base in q8.BASE_KEYS:
+        key = base + q8.SUFFIX
+        if key not in wanted:
+            if key in old_models:
+                models[key] = old_models[key]
+            continue
+        if base not in models:
+            continue
+        entry = _int8_entry(out, base, models[base], old_models.get(key), force, progress)
+        if entry is not None:
+            models[key] = entry
 
     manifest: mf.Manifest = {"format": mf.FORMAT, "exporter": exporter, "models": models}
     alignment = mf.alignment()

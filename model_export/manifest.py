@@ -86,6 +86,30 @@ def model_entry(spec: ModelSpec, path: Path, source: Source) -> dict[str, Any]:
     return entry
 
 
+def int8_provenance(key: str, fp32: dict[str, Any], calibration: dict[str, Any]) -> dict[str, Any]:
+    """What an int8 file is made from; an entry is current while this is unchanged."""
+    from model_export import quantize
+
+    ranges = json.dumps(calibration["ranges"], sort_keys=True).encode()
+    return {
+        **quantize.SETTINGS.describe(key),
+        "code_sha256": hashlib.sha256(Path(quantize.__file__).read_bytes()).hexdigest(),
+        "calibration_file": quantize.CALIBRATION.name,
+        "calibration_inputs": calibration["inputs"],
+        "calibration_sha256": hashlib.sha256(ranges).hexdigest(),
+        "fp32_file": fp32["file"],
+        "fp32_sha256": fp32["sha256"],
+    }
+
+
+def int8_entry(fp32: dict[str, Any], path: Path, provenance: dict[str, Any]) -> dict[str, Any]:
+    """The int8 sibling's manifest entry: the fp32 entry's contract (input, outputs, source) with
+    its own file, hash and quantization provenance. The embedder keeps the fp32 model_id: its
+    templates are interchangeable with fp32 ones (docs/thresholds.md, "int8")."""
+    entry = {k: v for k, v in fp32.items() if k not in ("file", "sha256")}
+    return {"file": path.name, "sha256": file_sha256(path), **entry, "quantization": provenance}
+
+
 def alignment() -> dict[str, Any] | None:
     if not ALIGNMENT_TEMPLATE.is_file():
         return None

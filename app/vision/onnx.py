@@ -3,8 +3,31 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any, Literal
 
 import onnxruntime as ort
+
+from app.vision.types import Int8Models
+
+INT8_SUFFIX = "_int8"
+
+
+def model_spec(manifest: dict[str, Any], key: str, *, int8: bool) -> dict[str, Any]:
+    """The manifest entry to load for `key` ("embedder", "pnet", …), or its int8 sibling."""
+    name = key + INT8_SUFFIX if int8 else key
+    models: dict[str, Any] = manifest["models"]
+    if name not in models:
+        hint = " (int8 needs model_export/int8_calibration.json to match the fp32 files)"
+        raise KeyError(
+            f"{name} is not in the model manifest; run `python -m model_export export`"
+            + (hint if int8 else "")
+        )
+    spec: dict[str, Any] = models[name]
+    return spec
+
+
+def uses_int8(selection: Int8Models, part: Literal["embedder", "detector"]) -> bool:
+    return selection in (part, "all")
 
 
 def create_session(path: Path, *, threads: int) -> ort.InferenceSession:

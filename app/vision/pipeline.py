@@ -22,9 +22,10 @@ from app.vision.detector import (
     rescale,
 )
 from app.vision.embedder import Embedder
+from app.vision.onnx import model_spec, uses_int8
 from app.vision.quality import QualityThresholds, measure_quality
 from app.vision.quality import quality_issues as judge_quality
-from app.vision.types import Box, EmbeddedFace, Face
+from app.vision.types import Box, EmbeddedFace, Face, Int8Models
 
 log = logging.getLogger(__name__)
 
@@ -78,10 +79,11 @@ class VisionPipeline:
         max_image_pixels: int = 40_000_000,
         calibration_file: Path = CALIBRATION_FILE,
         embed_batch_window_ms: float = 0.0,
+        int8_models: Int8Models = "none",
     ) -> VisionPipeline:
         model_dir = Path(model_dir)
         manifest: dict[str, Any] = json.loads((model_dir / "manifest.json").read_text())
-        spec = manifest["models"]["embedder"]
+        spec = model_spec(manifest, "embedder", int8=uses_int8(int8_models, "embedder"))
         model_id = str(spec["model_id"])
         calibration = FarCalibration.load(calibration_file, flip_tta=flip_tta)
         if calibration.model_id != model_id:
@@ -93,7 +95,9 @@ class VisionPipeline:
                 model_id,
             )
         return cls(
-            detector=MtcnnDetector.load(model_dir, manifest, threads=threads),
+            detector=MtcnnDetector.load(
+                model_dir, manifest, threads=threads, int8=uses_int8(int8_models, "detector")
+            ),
             embedder=Embedder(model_dir, spec, threads=threads, flip_tta=flip_tta),
             template=load_template(manifest),
             calibration=calibration,

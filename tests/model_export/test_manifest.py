@@ -19,8 +19,9 @@ def test_every_file_matches_its_recorded_sha256(models_dir: Path, manifest: dict
     assert mf.file_problems(models_dir, manifest) == []
 
 
-def test_lists_the_embedder_and_three_mtcnn_nets(manifest: dict) -> None:
-    assert set(manifest["models"]) == {"embedder", "pnet", "rnet", "onet"}
+def test_lists_the_embedder_and_three_mtcnn_nets_and_their_int8_siblings(manifest: dict) -> None:
+    base = {"embedder", "pnet", "rnet", "onet"}
+    assert set(manifest["models"]) == base | {f"{key}_int8" for key in base}
 
 
 def test_embedder_model_id_pins_the_pretrained_weights(manifest: dict) -> None:

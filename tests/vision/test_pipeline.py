@@ -130,3 +130,14 @@ def test_fixture_portraits_pass_the_quality_gate(pipeline: VisionPipeline, photo
     for path in sorted((photos / "obama").glob("*.jpg")) + sorted((photos / "biden").glob("*.jpg")):
         face: Face = pipeline.detect(_bytes(path))[0]
         assert pipeline.quality_issues(face) == [], path.name
+
+
+def test_int8_embedder_finds_the_same_person(models_dir: Path, photos: Path) -> None:
+    """The opt-in int8 embedder (FACEMATCH_INT8_MODELS=embedder) shares the fp32 model id."""
+    fp32 = VisionPipeline.load(models_dir, threads=1)
+    int8 = VisionPipeline.load(models_dir, threads=1, int8_models="embedder")
+    assert int8.model_id == fp32.model_id
+    data = (photos / "obama" / "obama1.jpg").read_bytes()
+    a, b = fp32.analyze(data)[0].template, int8.analyze(data)[0].template
+    assert a is not None and b is not None
+    assert float(a @ b) > 0.995
