@@ -10,7 +10,8 @@ import sqlalchemy as sa
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from app.vision.types import Int8Models
+# Which models run their int8 sibling (model_export/quantize.py): the service's one int8 switch.
+Int8Models = Literal["none", "embedder", "detector", "all"]
 
 
 class Settings(BaseSettings):

@@ -37,16 +37,6 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from app.eval import (  # noqa: E402
-    FAR_TARGET,
-    PairSet,
-    accuracy,
-    best_threshold,
-    cross_validated_accuracy,
-    read_pairs,
-    roc_auc,
-    tar_at_far,
-)
 from app.vision.align import align_face, load_template  # noqa: E402
 from app.vision.calibration import FarCalibration  # noqa: E402
 from app.vision.decode import decode_image  # noqa: E402
@@ -58,6 +48,16 @@ from app.vision.detector import (  # noqa: E402
 )
 from app.vision.embedder import Embedder  # noqa: E402
 from app.vision.onnx import model_spec  # noqa: E402
+from facematch_eval.eval import (  # noqa: E402
+    FAR_TARGET,
+    PairSet,
+    accuracy,
+    best_threshold,
+    cross_validated_accuracy,
+    read_pairs,
+    roc_auc,
+    tar_at_far,
+)
 
 CACHE = Path(os.environ.get("FACEMATCH_BENCH_CACHE", "/tmp/facematch-bench")) / "int8"
 # Detector variants: (int8 nets?, config). "lean" is the default detector path of issue 17.

@@ -1,7 +1,8 @@
-"""``python -m model_export {export,verify,calibrate-int8}``.
+"""``python -m model_export {export,verify}``.
 
 The alignment template the exporter ships is fitted offline by
-``python -m facematch_eval.template``.
+``python -m facematch_eval.template``, the int8 activation ranges by
+``python -m facematch_eval.int8_calibration``.
 """
 
 from __future__ import annotations
@@ -26,10 +27,6 @@ def _verify(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    if argv[:1] == ["calibrate-int8"]:
-        from model_export import quantize
-
-        return quantize.main(argv[1:])
     parser = argparse.ArgumentParser(prog="python -m model_export", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     export = sub.add_parser("export", help="export every model to ONNX and write manifest.json")
@@ -45,7 +42,6 @@ def main(argv: list[str] | None = None) -> int:
     verify = sub.add_parser("verify", help="re-check file hashes and torch/ORT/dlib parity")
     verify.add_argument("--out", type=Path, default=Path("models"))
     verify.set_defaults(run=_verify)
-    sub.add_parser("calibrate-int8", help="measure int8 activation ranges on FACEMATCH_DATA photos")
     args = parser.parse_args(argv)
     from model_export.sources import SourceMissingError
 

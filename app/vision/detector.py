@@ -142,9 +142,7 @@ def nms(
     return _nms_python(boxes, scores, threshold, method)
 
 
-def _nms_python(
-    boxes: np.ndarray, scores: np.ndarray, threshold: float, method: str
-) -> np.ndarray:
+def _nms_python(boxes: np.ndarray, scores: np.ndarray, threshold: float, method: str) -> np.ndarray:
     """The reference loop (also the only one for "min": overlap over the smaller box)."""
     x1, y1, x2, y2 = (boxes[:, i].astype(np.float64) for i in range(4))
     area = (x2 - x1 + 1) * (y2 - y1 + 1)

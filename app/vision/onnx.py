@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 import onnxruntime as ort
 
-from app.vision.types import Int8Models
+from app.settings import Int8Models
 
 INT8_SUFFIX = "_int8"
 

@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 
+from app.settings import Int8Models
 from app.stage_timing import stage_timer
 from app.vision import deadline
 from app.vision.align import align_face, load_template
@@ -25,7 +26,7 @@ from app.vision.embedder import Embedder
 from app.vision.onnx import model_spec, uses_int8
 from app.vision.quality import QualityThresholds, measure_quality
 from app.vision.quality import quality_issues as judge_quality
-from app.vision.types import Box, EmbeddedFace, Face, Int8Models
+from app.vision.types import Box, EmbeddedFace, Face
 
 log = logging.getLogger(__name__)
 

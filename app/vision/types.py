@@ -3,13 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
 
 import numpy as np
 import numpy.typing as npt
-
-# Which models run their int8 sibling (model_export/quantize.py): the service's one int8 switch.
-Int8Models = Literal["none", "embedder", "detector", "all"]
 
 
 class ImageError(ValueError):
