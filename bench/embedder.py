@@ -194,8 +194,8 @@ def run(models: Path, rounds: int, threads: int) -> dict:
                 "best_speedup_vs_dlib": round(dlib_best / best, 1) if dlib_best else None,
                 "cpu_ms_per_face": round(cpu_ms, 3),
                 "cpu_speedup_vs_dlib": round(dlib_cpu / cpu_ms, 1) if dlib_cpu else None,
-                "gflops": round(gflop / ms, 1),
-                "fraction_of_sgemm": round(gflop / ms / sgemm_gflops, 3),
+                "gflops": round(gflop * 1000 / ms, 1),
+                "fraction_of_sgemm": round(gflop * 1000 / ms / sgemm_gflops, 3),
             }
         )
     onnx32 = next(r for r in rows if r["implementation"] == ONNX_FP32 and r["batch"] == BATCH)
