@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
@@ -119,6 +120,7 @@ def create_app(
             url,
             connect_timeout_s=settings.db_connect_timeout_s,
             statement_timeout_ms=settings.db_statement_timeout_ms,
+            socket_timeout_s=settings.db_socket_timeout_s,
         )
         loaded = pipeline or await run_in_threadpool(load_pipeline, settings)
         dim = loaded.embedding_dim if loaded else _DEFAULT_DIM
@@ -147,6 +149,8 @@ def create_app(
         app.state.runner = InferenceRunner(
             workers=settings.inference_workers, timeout_s=settings.inference_timeout_s
         )
+        # /readyz's database round trip runs here, never in the request thread pool (health.py).
+        app.state.probe_pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="probe")
         app.state.rate_limits = TokenBuckets(
             per_minute=settings.rate_limit_per_minute, burst=settings.rate_limit_burst
         )
@@ -173,6 +177,7 @@ def create_app(
             yield
         finally:
             app.state.runner.shutdown()
+            app.state.probe_pool.shutdown(wait=False, cancel_futures=True)
             if pipeline is None and loaded is not None:
                 # Only what this lifespan loaded: a caller's pipeline may serve other apps.
                 loaded.close()
@@ -209,6 +214,7 @@ def create_app(
     app.add_middleware(
         BodySizeLimit,
         max_bytes=settings.max_body_bytes,
+        read_timeout_s=settings.body_read_timeout_s,
         refusals={prefix: door.too_large for door in doors for prefix in door.PREFIXES},
     )
     # Logging is configured when the app starts, not when this module is imported.

@@ -65,6 +65,12 @@ class Settings(BaseSettings):
 
     # --- limits ------------------------------------------------------------------------------
     max_body_bytes: int = Field(10 * 1024 * 1024, ge=1024)
+    body_read_timeout_s: float = Field(
+        60.0,
+        gt=0,
+        description="The whole request body must arrive within this long (408 otherwise): "
+        "10 MiB in 60 s needs 1.4 Mbit/s. Bounds what a trickling client can hold.",
+    )
     max_image_pixels: int = Field(40_000_000, ge=64)
     page_size_max: int = Field(500, ge=1)
     rate_limit_per_minute: float = Field(
@@ -74,6 +80,13 @@ class Settings(BaseSettings):
 
     # --- database ----------------------------------------------------------------------------
     db_connect_timeout_s: int = Field(3, ge=1, description="Give up connecting after this long.")
+    db_socket_timeout_s: int = Field(
+        5,
+        ge=1,
+        description="PostgreSQL: a connection whose peer stops answering (network partition) "
+        "is dropped after about this long (TCP keepalive + TCP_USER_TIMEOUT), so requests "
+        "fail with 503 instead of hanging for the whole partition.",
+    )
     db_statement_timeout_ms: int = Field(15_000, ge=100, description="PostgreSQL statement cap.")
     migrate_on_start: bool = Field(True, description="Apply Alembic migrations on app start-up.")
 

@@ -98,6 +98,10 @@ def admitted(resolve: CallerResolver) -> Callable[..., Caller]:
         session: SessionDep,
         caller: Annotated[Caller | None, Depends(resolve)],
     ) -> Caller:
+        # End the key lookup's transaction now: the pooled connection goes back before the route
+        # reads the request body, which a slow client may take its time sending (issue 11: 16
+        # trickling uploads held all 15 pooled connections). The use case begins its own.
+        session.rollback()
         if caller is None:
             raise Unauthorized("the API key is not valid")
         # The audit trail records writes made through this session under the caller's name.
@@ -206,9 +210,10 @@ def access(
     return require_access
 
 
-def public(request: Request) -> None:
+async def public(request: Request) -> None:
     """Declares a route open to anyone (health probes), so the route walk can tell an open route
-    from one that forgot its access dependency."""
+    from one that forgot its access dependency. Async, so a probe never waits for the request
+    thread pool."""
     del request
 
 

@@ -16,7 +16,9 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as SqlTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import ClientDisconnect
 
 from app.services.errors import RateLimited, ServiceError
 from app.vision.types import ImageError
@@ -38,6 +40,8 @@ STATUS_OF: dict[str, int] = {
     "unsupported_media_type": 415,
     "image_too_large": 413,
     "payload_too_large": 413,
+    "request_timeout": 408,
+    "client_disconnected": 400,
     "not_found": 404,
     "method_not_allowed": 405,
     "conflict": 409,
@@ -47,6 +51,7 @@ STATUS_OF: dict[str, int] = {
     "rate_limited": 429,
     "inference_timeout": 503,
     "database_unavailable": 503,
+    "storage_full": 507,
     "models_unavailable": 503,
     "not_ready": 503,
     "internal_error": 500,
@@ -166,6 +171,10 @@ def _validation_info(exc: RequestValidationError) -> ErrorInfo:
 
 
 def _http_info(exc: StarletteHTTPException) -> ErrorInfo:
+    if isinstance(exc.__cause__, ServiceError):
+        # FastAPI wraps whatever failed while it read a JSON body (the body middleware's size or
+        # time limit) in a 400 "error parsing the body": answer with the real cause.
+        return _service_info(exc.__cause__)
     code = {
         404: "not_found",
         405: "method_not_allowed",
@@ -198,6 +207,21 @@ def error_info(exc: Exception) -> ErrorInfo:
     if isinstance(exc, IntegrityError):
         # Services check uniqueness first; this only catches a concurrent writer winning the race.
         return _info("conflict", "the change conflicts with existing data")
+    if isinstance(exc, ClientDisconnect):
+        # Nobody is left to read the answer; not a server error, so no traceback either.
+        log.info("client disconnected before the request body was complete")
+        return _info("client_disconnected", "the client disconnected before the body was sent")
+    if isinstance(exc, SqlTimeoutError):
+        # Every pooled connection is busy for longer than the pool timeout (a few seconds).
+        log.warning("database connection pool exhausted")
+        return _info(
+            "database_unavailable",
+            "every database connection is busy; try again shortly",
+            headers={"Retry-After": "2"},
+        )
+    if _disk_full(exc):
+        log.error("database storage is full: %s", exc)
+        return _info("storage_full", "the database has no space left; nothing was stored")
     if isinstance(exc, OperationalError | InterfaceError) or (
         isinstance(exc, DBAPIError) and exc.connection_invalidated
     ):
@@ -205,6 +229,14 @@ def error_info(exc: Exception) -> ErrorInfo:
         return _info("database_unavailable", _DATABASE_DOWN, headers={"Retry-After": "5"})
     log.exception("unhandled error", exc_info=exc)
     return _info("internal_error", "internal error")
+
+
+def _disk_full(exc: Exception) -> bool:
+    """SQLite's SQLITE_FULL or PostgreSQL's disk_full (SQLSTATE 53100)."""
+    if not isinstance(exc, DBAPIError):
+        return False
+    orig = exc.orig
+    return getattr(orig, "sqlstate", None) == "53100" or "database or disk is full" in str(orig)
 
 
 def _problem(_: Request, exc: Exception) -> JSONResponse:
@@ -225,6 +257,10 @@ def install_error_handlers(app: FastAPI) -> None:
         InterfaceError,
         IntegrityError,
         DBAPIError,
+        SqlTimeoutError,
+        # Handled here, not by the catch-all: Starlette re-raises what reaches `Exception` and
+        # the server logs it as an unhandled error with a traceback.
+        ClientDisconnect,
         Exception,
     ):
         app.add_exception_handler(kind, _problem)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from python_multipart.exceptions import MultipartParseError
+from python_multipart.exceptions import FormParserError
 from python_multipart.multipart import MultipartParser, parse_options_header
 
 from app.api.errors import RequestProblem
@@ -57,20 +57,22 @@ def parse_multipart(body: bytes, content_type: str, *, max_parts: int) -> list[P
     def on_part_data(data: bytes, start: int, end: int) -> None:
         parts[-1].data.extend(data[start:end])
 
-    parser = MultipartParser(
-        boundary,
-        callbacks={
-            "on_part_begin": on_part_begin,
-            "on_header_field": on_header_field,
-            "on_header_value": on_header_value,
-            "on_header_end": on_header_end,
-            "on_headers_finished": on_headers_finished,
-            "on_part_data": on_part_data,
-        },
-    )
     try:
+        parser = MultipartParser(
+            boundary,
+            callbacks={
+                "on_part_begin": on_part_begin,
+                "on_header_field": on_header_field,
+                "on_header_value": on_header_value,
+                "on_header_end": on_header_end,
+                "on_headers_finished": on_headers_finished,
+                "on_part_data": on_part_data,
+            },
+        )
         parser.write(body)
         parser.finalize()
-    except MultipartParseError as exc:
+    # FormParserError covers the parse errors and a boundary over the parser's 256-byte limit,
+    # which it raises from the constructor (that one used to answer 500).
+    except FormParserError as exc:
         raise RequestProblem(f"the multipart body is malformed: {exc}") from exc
     return parts

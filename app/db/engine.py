@@ -15,21 +15,37 @@ from app.db.template_codec import SESSION_INFO_KEY, TemplateKeyring
 
 
 def create_db_engine(
-    url: str, *, connect_timeout_s: int = 3, statement_timeout_ms: int = 15_000
+    url: str,
+    *,
+    connect_timeout_s: int = 3,
+    statement_timeout_ms: int = 15_000,
+    socket_timeout_s: int = 5,
 ) -> Engine:
     """An engine for SQLite or PostgreSQL; SQLite enforces foreign keys (cascades) and uses WAL."""
     backend = sa.make_url(url).get_backend_name()
     connect_args: dict[str, Any] = {}
+    # A request waits at most this long for a pooled connection, then answers 503
+    # database_unavailable (app/api/errors.py) instead of piling up (SQLAlchemy's default: 30 s).
     kwargs: dict[str, Any] = {"pool_pre_ping": True}
     if backend == "sqlite":
         database = sa.make_url(url).database
         if database and database != ":memory:":
             _private_file(Path(database))
+            kwargs["pool_timeout"] = connect_timeout_s
         connect_args = {"check_same_thread": False, "timeout": 30}
     elif backend == "postgresql":
         connect_args = {
             "connect_timeout": connect_timeout_s,
             "options": f"-c statement_timeout={statement_timeout_ms}",
+            # A partitioned server sends nothing, not even an error: the statement timeout never
+            # reaches us. TCP_USER_TIMEOUT drops a connection whose sent data stays unacknowledged
+            # and keepalive probes one that waits for an answer that never comes, each after
+            # about socket_timeout_s (libpq parameters, passed through by psycopg).
+            "keepalives": 1,
+            "keepalives_idle": max(1, socket_timeout_s // 2),
+            "keepalives_interval": 1,
+            "keepalives_count": max(1, socket_timeout_s - socket_timeout_s // 2),
+            "tcp_user_timeout": socket_timeout_s * 1000,
         }
         kwargs["pool_timeout"] = connect_timeout_s
     engine = sa.create_engine(url, connect_args=connect_args, **kwargs)
