@@ -15,7 +15,12 @@ from sqlalchemy.orm import Session
 
 from app.db import vectors
 from app.db.models import ApiKey, Collection, Face, FaceChange, Identity, ServiceInstance
-from app.db.template_codec import decode_template, encode_template, session_keyring
+from app.db.template_codec import (
+    TemplateKeyring,
+    decode_template,
+    encode_template,
+    session_keyring,
+)
 
 # Any constant works; it only has to be the same for every writer of the change log.
 _CHANGE_LOG_LOCK = 0x46414345  # "FACE"
@@ -30,13 +35,34 @@ class CollectionStats:
 
 @dataclass(frozen=True, slots=True)
 class LoggedChange:
-    """A change-log row joined with its template (None when the face is gone or deleted)."""
+    """A change-log row joined with its template (None when the face is gone or deleted, or
+    when it cannot be read: then `unreadable` says why)."""
 
     seq: int
     collection_id: uuid.UUID
     face_id: int
     op: str
     template: np.ndarray | None
+    unreadable: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class UnreadableTemplate:
+    """A stored template this process cannot decode (a key it lacks, tampered or truncated bytes).
+    One such row must not stop start-up or searches in other collections: it is skipped, named in
+    the log and reported by /readyz."""
+
+    face_id: int
+    collection_id: uuid.UUID
+    reason: str
+
+
+def _decode(blob: bytes, model_id: str, keyring: TemplateKeyring | None) -> np.ndarray | str:
+    """The template, or why it cannot be read."""
+    try:
+        return decode_template(blob, model_id=model_id, keyring=keyring)
+    except ValueError as exc:  # TemplateKeyError, or bytes that are not float32s
+        return str(exc)
 
 
 @dataclass(frozen=True, slots=True)
@@ -526,43 +552,43 @@ def changes_after(session: Session, seq: int) -> list[LoggedChange]:
         .order_by(FaceChange.seq)
     ).all()
     keyring = session_keyring(session)
-    return [
-        LoggedChange(
-            seq=s,
-            collection_id=cid,
-            face_id=fid,
-            op=op,
-            template=(
-                decode_template(blob, model_id=mid, keyring=keyring)
-                if op == "add" and blob is not None
-                else None
-            ),
-        )
-        for s, cid, fid, op, blob, mid in rows
-    ]
+    changes = []
+    for s, cid, fid, op, blob, mid in rows:
+        template = _decode(blob, mid, keyring) if op == "add" and blob is not None else None
+        unreadable = template if isinstance(template, str) else None
+        vector = None if isinstance(template, str) else template
+        changes.append(LoggedChange(s, cid, fid, op, vector, unreadable))
+    return changes
 
 
 def all_templates(
     session: Session,
-) -> tuple[dict[uuid.UUID, tuple[np.ndarray, np.ndarray]], list[uuid.UUID]]:
-    """Every face of every collection in one query: {collection_id: (ids, vectors)}, plus the
-    ids of all collections (empty ones included)."""
+) -> tuple[
+    dict[uuid.UUID, tuple[np.ndarray, np.ndarray]], list[uuid.UUID], list[UnreadableTemplate]
+]:
+    """Every face of every collection in one query: {collection_id: (ids, vectors)}, the ids of
+    all collections (empty ones included), and the templates that could not be read."""
     keyring = session_keyring(session)
     collection_ids = list(session.scalars(sa.select(Collection.id)))
     grouped: dict[uuid.UUID, tuple[list[int], list[np.ndarray]]] = {}
+    unreadable: list[UnreadableTemplate] = []
     for fid, cid, blob, mid in session.execute(
         sa.select(Face.id, Face.collection_id, Face.template, Face.model_id).order_by(
             Face.collection_id, Face.id
         )
     ):
+        template = _decode(blob, mid, keyring)
+        if isinstance(template, str):
+            unreadable.append(UnreadableTemplate(fid, cid, template))
+            continue
         ids, vecs = grouped.setdefault(cid, ([], []))
         ids.append(fid)
-        vecs.append(decode_template(blob, model_id=mid, keyring=keyring))
+        vecs.append(template)
     result = {
         cid: (np.asarray(ids, dtype=np.int64), np.vstack(vecs).astype(np.float32))
         for cid, (ids, vecs) in grouped.items()
     }
-    return result, collection_ids
+    return result, collection_ids, unreadable
 
 
 def stored_templates_after(

@@ -22,6 +22,8 @@ class FaceIndex(Protocol):
 
     backend: str
     ready: bool
+    unreadable: dict[int, str]
+    """Face id → why its template cannot be read here; /readyz reports them (issue 11)."""
 
     def start(self, session: Session, *, snapshot_dir: Path | None, model_id: str) -> str:
         """Make the index serve what SQL holds; returns how ("rebuild", "snapshot", "pgvector")."""

@@ -8,6 +8,7 @@ and the next catch-up brings in whatever was committed.
 
 from __future__ import annotations
 
+import logging
 import threading
 from pathlib import Path
 
@@ -18,6 +19,8 @@ from sqlalchemy.orm import Session
 from app.db import repositories as repo
 from app.index.changes import Change
 from app.index.registry import IndexRegistry
+
+log = logging.getLogger(__name__)
 
 
 class IndexSync:
@@ -30,6 +33,10 @@ class IndexSync:
         self.registry = registry
         self._lock = threading.Lock()
         self.ready = False
+        # Templates this process cannot read (face id → why): skipped, logged, and reported by
+        # /readyz, so one row sealed with a key this replica lacks fails neither start-up nor
+        # searches and writes in other collections (issue 11).
+        self.unreadable: dict[int, str] = {}
 
     def rebuild(self, session: Session) -> int:
         """Load every template in one query and replace every collection's index; returns the
@@ -42,8 +49,11 @@ class IndexSync:
                 session.execute(sa.text("SET LOCAL statement_timeout = 0"))
             # Read the seq first inside the snapshot; both reads see the same committed state.
             last_seq = repo.last_change_seq(session)
-            grouped, collection_ids = repo.all_templates(session)
+            grouped, collection_ids, unreadable = repo.all_templates(session)
             session.rollback()
+            self.unreadable = {}
+            for row in unreadable:
+                self._skip(row.face_id, row.collection_id, row.reason)
             total = 0
             for cid in collection_ids:
                 if cid in grouped:
@@ -105,6 +115,11 @@ class IndexSync:
             logged = repo.changes_after(session, self.registry.last_seq)
             if not logged:
                 return 0
+            for c in logged:
+                if c.unreadable is not None:
+                    self._skip(c.face_id, c.collection_id, c.unreadable)
+                elif c.op == "delete":
+                    self.unreadable.pop(c.face_id, None)
             changes = [
                 Change(
                     seq=c.seq,
@@ -114,7 +129,8 @@ class IndexSync:
                     vector=c.template,
                 )
                 for c in logged
-                # An add whose face row is already gone is followed by its delete: skip it.
+                # An add whose face row is already gone is followed by its delete, and an
+                # unreadable one is reported instead: skip both.
                 if c.op == "delete" or c.template is not None
             ]
             if changes:
@@ -126,6 +142,17 @@ class IndexSync:
 
     def add_collection(self, session: Session, collection_id: str) -> None:
         self.registry.get(collection_id)
+
+    def _skip(self, face_id: int, collection_id: object, reason: str) -> None:
+        if face_id not in self.unreadable:
+            log.error(
+                "template of face %d in collection %s cannot be read (%s): it is left out of "
+                "the index until this process can read it (configure its key and restart)",
+                face_id,
+                collection_id,
+                reason,
+            )
+        self.unreadable[face_id] = reason
 
     def drop(self, collection_id: str) -> None:
         with self._lock:

@@ -42,6 +42,7 @@ class PgvectorIndex:
         self.dim = dim
         self.params = params
         self.ready = False
+        self.unreadable: dict[int, str] = {}  # PostgreSQL reads its own vectors: none here
         # Every connection searches with at least the short list's breadth (one round trip).
         self._default_ef = min(max(params.ef_search, params.shortlist), _EF_SEARCH_MAX)
         engine = sessions.kw.get("bind")

@@ -68,6 +68,14 @@ async def readyz(request: Request) -> ReadyOut:
         raise ServiceError(
             "the database did not answer in time", code="database_unavailable"
         ) from None
+    unreadable = dict(state.index.unreadable)
+    if unreadable:
+        face_id, reason = next(iter(unreadable.items()))
+        raise ServiceError(
+            f"{len(unreadable)} stored template(s) cannot be read by this process (face "
+            f"{face_id}: {reason}); they are missing from search until it gets their key",
+            code="not_ready",
+        )
     if not state.index.ready:
         raise ServiceError("the search index is still being built", code="not_ready")
     return ReadyOut(status="ready", checks={"models": "ok", "database": "ok", "indexes": "ok"})
