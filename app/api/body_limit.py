@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Callable, Mapping
-from http import HTTPStatus
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
