@@ -76,6 +76,17 @@ class Settings(BaseSettings):
     rate_limit_per_minute: float = Field(
         0, ge=0, description="Requests per minute per API key (token bucket); 0 turns it off."
     )
+    max_keys_per_collection: int = Field(
+        50,
+        ge=1,
+        description="Live (unrevoked) API keys a collection may have: rate limits are per key, "
+        "so the cap bounds what one tenant can mint its way to.",
+    )
+    metrics_token: SecretStr | None = Field(
+        None,
+        description="When set, GET /metrics needs `Authorization: Bearer <token>` (it lists every "
+        "collection's id and face count); unset, it is open: keep it off public networks.",
+    )
     rate_limit_burst: int = Field(60, ge=1, description="Bucket size: requests allowed at once.")
 
     # --- database ----------------------------------------------------------------------------

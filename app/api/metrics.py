@@ -18,6 +18,7 @@ worker per container (docs/deploy.md) to keep series exact.
 
 from __future__ import annotations
 
+import hmac
 import json
 import logging
 import re
@@ -37,6 +38,7 @@ from prometheus_client.registry import Collector
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.api.access import Public
+from app.services.errors import Unauthorized
 from app.stage_timing import recording
 
 REQUEST_ID_HEADER = "X-Request-ID"
@@ -263,6 +265,13 @@ def install_observability(
         configure_json_logging(log_level)
 
     async def metrics(request: Request) -> Response:
+        token = request.app.state.settings.metrics_token
+        if token is not None:
+            # The page names every tenant's collection ids: with a token set, scrapers present
+            # it as a bearer token (Prometheus `authorization` / `bearer_token`).
+            presented = request.headers.get("authorization", "").removeprefix("Bearer ").strip()
+            if not hmac.compare_digest(presented.encode(), token.get_secret_value().encode()):
+                raise Unauthorized("send the metrics token as `Authorization: Bearer <token>`")
         obs: Observability = request.app.state.observability
         body, content_type = obs.render(request.headers.get("accept", ""))
         return Response(body, headers={"content-type": content_type})
@@ -276,8 +285,9 @@ def install_observability(
         tags=["operations"],
         summary="Prometheus metrics",
         description="Request counts and latencies by route and status, per-stage timings, faces "
-        "per collection and model info, in the Prometheus text format. Not under /v1: no API key; "
-        "keep it off the public network.",
+        "per collection and model info, in the Prometheus text format. Not under /v1: no API key. "
+        "With `FACEMATCH_METRICS_TOKEN` set it needs `Authorization: Bearer <token>`; otherwise "
+        "keep it off the public network (it lists collection ids).",
         response_class=Response,
         responses={
             200: {

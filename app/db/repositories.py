@@ -674,5 +674,17 @@ def list_api_keys(
     return _page(session, query, (ApiKey.created_at, ApiKey.id), limit, offset)
 
 
+def live_key_count(session: Session, collection_id: uuid.UUID) -> int:
+    """Keys of the collection that are not revoked."""
+    return (
+        session.scalar(
+            sa.select(sa.func.count())
+            .select_from(ApiKey)
+            .where(ApiKey.collection_id == collection_id, ApiKey.revoked_at.is_(None))
+        )
+        or 0
+    )
+
+
 def touch_api_key(session: Session, key_id: uuid.UUID, when: datetime) -> None:
     session.execute(sa.update(ApiKey).where(ApiKey.id == key_id).values(last_used_at=when))

@@ -57,6 +57,11 @@ class IndexRegistry:
                 self._indexes[collection_id] = index
             return index
 
+    def find(self, collection_id: str) -> CollectionIndex | None:
+        """The collection's index if it has one (never creates it)."""
+        with self._lock:
+            return self._indexes.get(collection_id)
+
     def drop(self, collection_id: str) -> None:
         with self._lock:
             index = self._indexes.pop(collection_id, None)

@@ -161,8 +161,14 @@ class IndexSync:
     def search(
         self, session: Session, collection_id: str, queries: np.ndarray, k: int
     ) -> tuple[np.ndarray, np.ndarray]:
-        """Over what has been caught up so far (callers `catch_up` first)."""
-        return self.registry.get(collection_id).search(queries, k)
+        """Over what has been caught up so far (callers `catch_up` first). A collection the
+        index does not hold (deleted while this search was under way) has nothing to find; it
+        is not re-created, which left a ghost index in memory and in /metrics (issue 11)."""
+        index = self.registry.find(collection_id)
+        if index is None:
+            empty = np.full((len(queries), k), -1, dtype=np.int64)
+            return np.full((len(queries), k), -np.inf, dtype=np.float32), empty
+        return index.search(queries, k)
 
     def face_counts(self) -> dict[str, int]:
         return {cid: len(index) for cid, index in self.registry.items()}

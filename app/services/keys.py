@@ -91,10 +91,13 @@ def create_key(
     collection_id: uuid.UUID | None,
     name: str | None,
     scope: uuid.UUID | None = None,
+    max_per_collection: int | None = None,
 ) -> tuple[ApiKey, str]:
     """A new key; `scope` is the creating key's collection (None: an admin of every collection),
     which may only create keys for that collection."""
-    _check_new_key(session, role=role, collection_id=collection_id, scope=scope)
+    _check_new_key(
+        session, role=role, collection_id=collection_id, scope=scope, cap=max_per_collection
+    )
     key, prefix = new_key_material()
     row = repo.add_api_key(
         session,
@@ -109,7 +112,12 @@ def create_key(
 
 
 def _check_new_key(
-    session: Session, *, role: str, collection_id: uuid.UUID | None, scope: uuid.UUID | None
+    session: Session,
+    *,
+    role: str,
+    collection_id: uuid.UUID | None,
+    scope: uuid.UUID | None,
+    cap: int | None,
 ) -> None:
     if role not in ROLES:
         raise ValueError(f"unknown role {role!r}")
@@ -121,6 +129,12 @@ def _check_new_key(
             raise NotFound(f"collection {collection_id} not found")
     if collection_id is not None:
         require_collection(session=session, collection_id=collection_id)
+        # Rate limits are per key: without a cap, minting keys multiplies a tenant's budget.
+        live = repo.live_key_count(session, collection_id)
+        if cap is not None and live >= cap:
+            raise Conflict(
+                f"the collection already has {live} keys (the limit is {cap}); revoke one first"
+            )
 
 
 def authenticate(*, session: Session, presented: str, admin_key: str | None) -> Caller | None:
@@ -253,10 +267,13 @@ def create_sigv4_key(
     name: str | None,
     sigv4: SigV4Secrets,
     scope: uuid.UUID | None = None,
+    max_per_collection: int | None = None,
 ) -> tuple[ApiKey, str]:
     """A SigV4 key: (row with `access_key_id`, secret access key shown once); `scope` as for
     `create_key`."""
-    _check_new_key(session, role=role, collection_id=collection_id, scope=scope)
+    _check_new_key(
+        session, role=role, collection_id=collection_id, scope=scope, cap=max_per_collection
+    )
     access_key_id = new_access_key_id()
     secret, box = sigv4.new_secret(access_key_id)
     row = repo.add_api_key(

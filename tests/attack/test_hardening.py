@@ -192,3 +192,45 @@ def test_database_and_snapshot_files_are_owner_only(tmp_path: Path, models_dir: 
         assert path.stat().st_mode & 0o077 == 0, f"{path} is {oct(path.stat().st_mode)}"
     for folder in (database.parent, *[p for p in snapshots.rglob("*") if p.is_dir()]):
         assert folder.stat().st_mode & 0o077 == 0, f"{folder} is {oct(folder.stat().st_mode)}"
+
+
+# --- /metrics, key minting, ghost indexes ----------------------------------------------------
+
+
+def test_metrics_can_be_protected_with_a_token(tmp_path: Path, models_dir: Path) -> None:
+    server = sqlite_server(tmp_path, models_dir, ADMIN_KEY, metrics_token="scrape-secret-123")
+    server.start()
+    try:
+        with httpx.Client(base_url=server.url, headers={"X-API-Key": ADMIN_KEY}) as admin:
+            collection = admin.post("/v1/collections", json={"name": "secret"}).json()["id"]
+            # The admin key is not the metrics token: tenants cannot list each other's ids.
+            assert admin.get("/metrics").status_code == 401
+            wrong = admin.get("/metrics", headers={"Authorization": "Bearer nope"})
+            assert wrong.status_code == 401 and wrong.json()["code"] == "unauthorized"
+            scraped = admin.get("/metrics", headers={"Authorization": "Bearer scrape-secret-123"})
+            assert scraped.status_code == 200 and collection in scraped.text
+    finally:
+        server.stop()
+
+
+def test_a_collection_cannot_mint_keys_past_its_cap(tmp_path: Path, models_dir: Path) -> None:
+    server = sqlite_server(tmp_path, models_dir, ADMIN_KEY, max_keys_per_collection="3")
+    server.start()
+    try:
+        with httpx.Client(base_url=server.url, headers={"X-API-Key": ADMIN_KEY}) as admin:
+            collection = admin.post("/v1/collections", json={"name": "minting"}).json()["id"]
+            body = {"role": "admin", "collection_id": collection}
+            tenant_admin = admin.post("/v1/keys", json=body).json()
+            # The tenant's own admin key mints keys to multiply its rate limit.
+            minted = [
+                admin.post("/v1/keys", json=body, headers={"X-API-Key": tenant_admin["key"]})
+                for _ in range(3)
+            ]
+            assert [m.status_code for m in minted] == [201, 201, 409], minted[-1].text
+            assert minted[-1].json()["code"] == "conflict"
+            # Revoking one frees a slot.
+            revoked = admin.delete(f"/v1/keys/{minted[0].json()['id']}")
+            assert revoked.status_code == 204, revoked.text
+            assert admin.post("/v1/keys", json=body).status_code == 201
+    finally:
+        server.stop()

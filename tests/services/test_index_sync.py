@@ -140,3 +140,14 @@ def test_snapshot_of_another_model_is_not_loaded(session: Session, tmp_path: Pat
     first.save_snapshot(session, snapshot_dir=tmp_path / "snap", model_id="other-model")
     second = IndexSync(IndexRegistry(DIM))
     assert second.start(session, snapshot_dir=tmp_path / "snap", model_id=MODEL) == "rebuild"
+
+
+def test_a_search_racing_a_collection_delete_leaves_no_ghost_index(session: Session) -> None:
+    cid, person = _person(session)
+    _add(session, person, 1)
+    sync = IndexSync(IndexRegistry(DIM))
+    sync.rebuild(session)
+    sync.drop(str(cid))  # the delete won the race: the search below was already past its checks
+    sims, ids = sync.search(session, str(cid), np.ones((1, DIM), dtype=np.float32), 3)
+    assert (ids == -1).all() and np.isneginf(sims).all()
+    assert str(cid) not in sync.face_counts()  # nothing re-created in memory or in /metrics

@@ -33,6 +33,7 @@ def create_key(body: KeyCreate, ctx: Admin) -> KeyCreated:
             collection_id=body.collection_id,
             name=body.name,
             scope=ctx.caller.collection_id,
+            max_per_collection=ctx.settings.max_keys_per_collection,
             sigv4=service.SigV4Secrets.from_settings(ctx.settings),
         )
         shown = {"secret_access_key": secret}
@@ -43,6 +44,7 @@ def create_key(body: KeyCreate, ctx: Admin) -> KeyCreated:
             collection_id=body.collection_id,
             name=body.name,
             scope=ctx.caller.collection_id,
+            max_per_collection=ctx.settings.max_keys_per_collection,
         )
         shown = {"key": key}
     return KeyCreated.model_validate({**KeyOut.model_validate(row).model_dump(), **shown})
