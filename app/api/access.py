@@ -44,6 +44,7 @@ from app.services.errors import Forbidden, RateLimited, Unauthorized
 from app.services.face_index import FaceIndex
 from app.services.inference import InferenceRunner
 from app.services.keys import Caller
+from app.services.matching import resolve_threshold
 from app.settings import Settings
 from app.vision.pipeline import VisionPipeline
 
@@ -134,6 +135,12 @@ class Context:
     @property
     def pipeline(self) -> VisionPipeline:
         return loaded(self._pipeline)
+
+    def threshold(self, requested: float | None) -> float:
+        """The similarity a match needs: the request's, else the setting's, else the model's."""
+        return resolve_threshold(
+            requested=requested, configured=self.settings.match_threshold, pipeline=self.pipeline
+        )
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,6 +16,7 @@ from collections.abc import Callable, Mapping
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from app.api.errors import PROBLEM_JSON, problem_body
 from app.services.errors import ServiceError
 
 
@@ -32,14 +33,8 @@ Refusal = Callable[[str], tuple[bytes, str]]
 
 
 def _problem(detail: str) -> tuple[bytes, str]:
-    body = {
-        "type": "https://facematch.dev/problems/payload_too_large",
-        "title": "Content Too Large",
-        "status": 413,
-        "code": "payload_too_large",
-        "detail": detail,
-    }
-    return json.dumps(body).encode(), "application/problem+json"
+    # The same problem body the app's handlers render, from the one renderer.
+    return json.dumps(problem_body(BodyTooLarge.code, detail)).encode(), PROBLEM_JSON
 
 
 def _timeout_problem(detail: str) -> bytes:

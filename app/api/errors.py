@@ -60,6 +60,16 @@ STATUS_OF: dict[str, int] = {
 
 # What any /v1 route can answer: a missing or bad key, bad input, a database that is down.
 _COMMON_PROBLEMS = ("unauthorized", "validation_error", "database_unavailable")
+# What any route that reads photos can answer: a body that is not photos, a photo that cannot be
+# decoded or is over the pixel cap, the per-key rate limit, the inference deadline.
+IMAGE_PROBLEMS = (
+    "invalid_image",
+    "unsupported_format",
+    "unsupported_media_type",
+    "image_too_large",
+    "rate_limited",
+    "inference_timeout",
+)
 
 
 class RequestProblem(ServiceError):
@@ -99,8 +109,16 @@ def problem_response(
     headers: dict[str, str] | None = None,
     **extra: Any,
 ) -> JSONResponse:
+    body = problem_body(code, detail, status=status, **extra)
+    return JSONResponse(body, status_code=body["status"], media_type=PROBLEM_JSON, headers=headers)
+
+
+def problem_body(
+    code: str, detail: str, *, status: int | None = None, **extra: Any
+) -> dict[str, Any]:
+    """The RFC 9457 body every `/v1` problem has, whoever sends it (handlers, the body cap)."""
     status = status or STATUS_OF.get(code, 400)
-    body: dict[str, Any] = {
+    return {
         "type": f"https://facematch.dev/problems/{code}",
         "title": HTTPStatus(status).phrase,
         "status": status,
@@ -108,7 +126,6 @@ def problem_response(
         "detail": detail,
         **extra,
     }
-    return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
 
 
 def problem_responses(*codes: str, public: bool = False) -> dict[int | str, dict[str, Any]]:

@@ -10,6 +10,8 @@ from typing import Annotated, Any, Generic, Literal, TypeVar
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
+from app.services import audit as audit_actions
+
 T = TypeVar("T")
 
 
@@ -600,3 +602,46 @@ class ReadyOut(ApiModel):
 
     status: Literal["ready"]
     checks: dict[str, str]
+
+
+# --- audit trail ---------------------------------------------------------------------------------
+
+
+class AuditEventOut(BaseModel):
+    model_config = ConfigDict(
+        from_attributes=True,
+        json_schema_extra={
+            "example": {
+                "id": 42,
+                "created_at": "2026-11-29T19:30:00Z",
+                "key_id": "0b6f0f7e-8a43-4c1e-9a57-3b0f0c1c9e21",
+                "action": "identity.delete",
+                "collection_id": "4b1c5e2a-0d7e-4f7c-9d7a-2b9f4f4b8a10",
+                "target_type": "identity",
+                "target_id": "9e2d4c1a-5b6f-4a3e-8c7d-1f0e2d3c4b5a",
+                "details": {"face_ids": [17, 18]},
+            }
+        },
+    )
+
+    id: int
+    created_at: Timestamp
+    key_id: str | None = Field(description='The API key id that acted, or "admin".')
+    action: str = Field(description=f"One of: {', '.join(audit_actions.ACTIONS)}.")
+    collection_id: uuid.UUID | None
+    target_type: str | None
+    target_id: str | None
+    details: dict[str, Any] | None = Field(description="Ids and counts only; never biometric.")
+
+
+def _audit_page_example(schema: dict[str, Any]) -> None:
+    schema["examples"] = [{"items": [example_of(AuditEventOut)], "next_before_id": 42}]
+
+
+class AuditPage(BaseModel):
+    model_config = ConfigDict(json_schema_extra=_audit_page_example)
+
+    items: list[AuditEventOut]
+    next_before_id: int | None = Field(
+        description="Pass as `before_id` for the next (older) page; null on the last page."
+    )

@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from app.api.access import Reader
-from app.api.errors import RequestProblem, problem_responses
+from app.api.errors import IMAGE_PROBLEMS, RequestProblem, problem_responses
 from app.api.images import ImageBytes, image_body
 from app.api.presenters import detected_out
 from app.api.schemas import DetectOut
@@ -20,13 +20,7 @@ router = APIRouter(tags=["detection"])
     "/v1/detect",
     name="detect",
     openapi_extra=image_body("image"),
-    responses=problem_responses(
-        "invalid_image",
-        "unsupported_format",
-        "image_too_large",
-        "rate_limited",
-        "inference_timeout",
-    ),
+    responses=problem_responses(*IMAGE_PROBLEMS),
 )
 def detect(
     ctx: Reader,

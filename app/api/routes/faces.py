@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Path, Query, Response, status
 
 from app.api.access import Enroller, Reader
-from app.api.errors import problem_responses
+from app.api.errors import IMAGE_PROBLEMS, problem_responses
 from app.api.images import ImageList, image_body
 from app.api.paging import PageDep
 from app.api.presenters import face_out, rejection_out
@@ -30,12 +30,13 @@ FaceId = Annotated[int, Path(ge=1, le=2**63 - 1)]
     responses=problem_responses(
         "forbidden",
         "not_found",
-        "no_face",
-        "unsupported_format",
-        "image_too_large",
         "model_mismatch",
-        "rate_limited",
-        "inference_timeout",
+        # When no photo can be used, the 422 carries the first photo's reason.
+        "no_face",
+        "multiple_faces",
+        "low_quality",
+        "duplicate_image",
+        *IMAGE_PROBLEMS,
     ),
 )
 def enroll_faces(

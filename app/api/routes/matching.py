@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Query
 
 from app.api.access import Reader
-from app.api.errors import problem_responses
+from app.api.errors import IMAGE_PROBLEMS, problem_responses
 from app.api.images import ImageBytes, ImagePair, image_body
 from app.api.presenters import identified_out, verification_out
 from app.api.schemas import IdentifyOut, VerifyOut
@@ -20,20 +20,13 @@ Threshold = Annotated[
     float | None,
     Query(ge=-1, le=1, description="Cosine similarity needed for a match; default: the model's."),
 ]
-_IMAGE_PROBLEMS = (
-    "invalid_image",
-    "unsupported_format",
-    "image_too_large",
-    "rate_limited",
-    "inference_timeout",
-)
 
 
 @router.post(
     "/v1/collections/{collection_id}/identify",
     name="identify",
     openapi_extra=image_body("image"),
-    responses=problem_responses("not_found", "model_mismatch", *_IMAGE_PROBLEMS),
+    responses=problem_responses("not_found", "model_mismatch", *IMAGE_PROBLEMS),
 )
 def identify(
     collection_id: uuid.UUID,
@@ -48,9 +41,7 @@ def identify(
     """Who is in the photo? For each face: the best identities (best face each), and `match`,
     the first candidate when it reaches the threshold. A photo without faces gives `faces: []`."""
     pipeline, settings = ctx.pipeline, ctx.settings
-    used = service.resolve_threshold(
-        requested=threshold, configured=settings.match_threshold, pipeline=pipeline
-    )
+    used = ctx.threshold(threshold)
     results = service.identify(
         session=ctx.session,
         index=ctx.index,
@@ -73,7 +64,7 @@ def identify(
     "/v1/verify",
     name="verify",
     openapi_extra=image_body("image_a", "image_b"),
-    responses=problem_responses("no_face", *_IMAGE_PROBLEMS),
+    responses=problem_responses("no_face", *IMAGE_PROBLEMS),
 )
 def verify(
     ctx: Reader,
@@ -82,9 +73,7 @@ def verify(
 ) -> VerifyOut:
     """Are the largest faces of `image_a` and `image_b` the same person?"""
     pipeline, settings = ctx.pipeline, ctx.settings
-    used = service.resolve_threshold(
-        requested=threshold, configured=settings.match_threshold, pipeline=pipeline
-    )
+    used = ctx.threshold(threshold)
     result = service.verify_pair(
         pipeline=pipeline,
         runner=ctx.runner,
@@ -101,7 +90,7 @@ def verify(
     name="verify-identity",
     openapi_extra=image_body("image"),
     responses=problem_responses(
-        "not_found", "no_face", "no_enrolled_faces", "model_mismatch", *_IMAGE_PROBLEMS
+        "not_found", "no_face", "no_enrolled_faces", "model_mismatch", *IMAGE_PROBLEMS
     ),
 )
 def verify_identity(
@@ -113,9 +102,7 @@ def verify_identity(
 ) -> VerifyOut:
     """Is the largest face of `image` this identity (best of their enrolled faces)?"""
     pipeline, settings = ctx.pipeline, ctx.settings
-    used = service.resolve_threshold(
-        requested=threshold, configured=settings.match_threshold, pipeline=pipeline
-    )
+    used = ctx.threshold(threshold)
     result = service.verify_identity(
         session=ctx.session,
         pipeline=pipeline,
