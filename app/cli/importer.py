@@ -134,10 +134,6 @@ def discover(folder: Path) -> list[Photo]:
     return photos
 
 
-def sha256_of(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
 def default_journal(base_url: str, collection: str, folder: Path) -> Path:
     """One journal per (server, collection, folder), under the user's cache directory."""
     cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")

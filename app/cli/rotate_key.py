@@ -72,8 +72,3 @@ def rotate_key(
 
 def _pending(report: RotationReport) -> int:
     return sum(n for key, n in report.before.items() if key != report.target)
-
-
-def register(cli: typer.Typer) -> None:
-    """Add the command to the main `facematch` application."""
-    cli.command("rotate-key")(rotate_key)

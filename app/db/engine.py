@@ -82,3 +82,18 @@ def session_factory(
     if pgvector is not None:
         info[vectors.SESSION_INFO_KEY] = pgvector
     return sessionmaker(engine, expire_on_commit=False, info=info)
+
+
+def release_connection(session: Session) -> None:
+    """End the session's transaction so its pooled connection goes back to the pool.
+
+    Services call this after reading, before work that holds no database state: inference (tens of
+    milliseconds per photo, up to seconds for an enroll batch), index updates, file I/O. Until a
+    session's transaction ends it keeps its connection checked out (and on PostgreSQL a snapshot
+    open), so without this a few slow requests exhaust the pool and every other request waits on
+    `pool_timeout`. Nothing has been written at these points, so rolling back loses nothing; the
+    session stays usable and begins a new transaction on its next statement. Sessions are made
+    with `expire_on_commit=False` and a rollback only expires what the transaction loaded, which
+    the next access re-reads.
+    """
+    session.rollback()

@@ -11,10 +11,19 @@ from typing import Any, cast
 
 import numpy as np
 import sqlalchemy as sa
+from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from app.db import vectors
-from app.db.models import ApiKey, Collection, Face, FaceChange, Identity, ServiceInstance
+from app.db.models import (
+    ApiKey,
+    AuditEvent,
+    Collection,
+    Face,
+    FaceChange,
+    Identity,
+    ServiceInstance,
+)
 from app.db.template_codec import (
     TemplateKeyring,
     decode_template,
@@ -561,6 +570,17 @@ def changes_after(session: Session, seq: int) -> list[LoggedChange]:
     return changes
 
 
+def begin_bulk_snapshot_read(session: Session) -> None:
+    """Start a transaction for one consistent, possibly long read of every template.
+
+    On PostgreSQL: REPEATABLE READ, so every statement sees one snapshot, and no statement
+    timeout, since the request-sized one would kill the one big read of a large gallery (a
+    million templates is ~0.5 GB). SQLite's transactions are serializable already."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
+        session.execute(sa.text("SET LOCAL statement_timeout = 0"))
+
+
 def all_templates(
     session: Session,
 ) -> tuple[
@@ -688,3 +708,46 @@ def live_key_count(session: Session, collection_id: uuid.UUID) -> int:
 
 def touch_api_key(session: Session, key_id: uuid.UUID, when: datetime) -> None:
     session.execute(sa.update(ApiKey).where(ApiKey.id == key_id).values(last_used_at=when))
+
+
+# --- audit trail ------------------------------------------------------------------------------
+
+
+def list_audit_events(
+    session: Session,
+    *,
+    limit: int,
+    before_id: int | None = None,
+    collection_id: uuid.UUID | None = None,
+    collection_ids: Sequence[uuid.UUID] | None = None,
+    actor: str | None = None,
+    action: str | None = None,
+    target_id: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+) -> list[AuditEvent]:
+    """Newest first, every filter optional; `collection_ids` limits to those collections."""
+    query = sa.select(AuditEvent).order_by(AuditEvent.id.desc()).limit(limit)
+    if before_id is not None:
+        query = query.where(AuditEvent.id < before_id)
+    if collection_id is not None:
+        query = query.where(AuditEvent.collection_id == collection_id)
+    if collection_ids is not None:
+        query = query.where(AuditEvent.collection_id.in_(list(collection_ids)))
+    if actor is not None:
+        query = query.where(AuditEvent.key_id == actor)
+    if action is not None:
+        query = query.where(AuditEvent.action == action)
+    if target_id is not None:
+        query = query.where(AuditEvent.target_id == target_id)
+    if since is not None:
+        query = query.where(AuditEvent.created_at >= since)
+    if until is not None:
+        query = query.where(AuditEvent.created_at < until)
+    return list(session.scalars(query))
+
+
+def ping(engine: Engine) -> None:
+    """One round trip to the database; raises the driver's error when it does not answer."""
+    with engine.connect() as connection:
+        connection.execute(sa.text("SELECT 1"))

@@ -129,11 +129,6 @@ class CollectionIndex:
         with self._idle:
             return self._idle.wait_for(lambda: self._building is None, timeout)
 
-    def rebuild_now(self) -> None:
-        """Rebuild synchronously per the policy (start-up, benchmarks)."""
-        with self._lock:
-            self._maybe_rebuild(force=True, background=False)
-
     def nbytes(self) -> int:
         """Approximate resident bytes: vectors, id map and approximate index."""
         with self._lock:

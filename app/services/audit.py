@@ -20,6 +20,7 @@ from typing import Literal, get_args
 import sqlalchemy as sa
 from sqlalchemy.orm import Session, sessionmaker
 
+from app.db import repositories as repo
 from app.db.models import ApiKey, AuditEvent, Collection, Face, FaceChange, Identity
 
 ACTOR_KEY = "audit_actor"  # Session.info entry naming who is calling (a key id, or "admin")
@@ -134,24 +135,18 @@ def list_events(
 
     `collection_ids` restricts the result to those collections (a tenant-scoped reader).
     """
-    query = sa.select(AuditEvent).order_by(AuditEvent.id.desc()).limit(limit)
-    if before_id is not None:
-        query = query.where(AuditEvent.id < before_id)
-    if collection_id is not None:
-        query = query.where(AuditEvent.collection_id == collection_id)
-    if collection_ids is not None:
-        query = query.where(AuditEvent.collection_id.in_(list(collection_ids)))
-    if actor is not None:
-        query = query.where(AuditEvent.key_id == actor)
-    if action is not None:
-        query = query.where(AuditEvent.action == action)
-    if target_id is not None:
-        query = query.where(AuditEvent.target_id == target_id)
-    if since is not None:
-        query = query.where(AuditEvent.created_at >= since)
-    if until is not None:
-        query = query.where(AuditEvent.created_at < until)
-    return list(session.scalars(query))
+    return repo.list_audit_events(
+        session,
+        limit=limit,
+        before_id=before_id,
+        collection_id=collection_id,
+        collection_ids=collection_ids,
+        actor=actor,
+        action=action,
+        target_id=target_id,
+        since=since,
+        until=until,
+    )
 
 
 # --- recording from the ORM flush ---------------------------------------------------------------

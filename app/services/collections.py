@@ -48,10 +48,13 @@ def require_collection_named(*, session: Session, name: str) -> Collection:
 def require_compatible_model(collection: Collection, model_id: str) -> None:
     """Templates of another network are meaningless to this one: refuse with `model_mismatch`.
 
-    Model ids read `<network>@<sha8 of the ONNX file>`. A re-export of the same weights (another
-    torch or onnx version) changes the file hash but not the templates, which the exporter's
-    parity checks guarantee; refusing then would strand every collection (photos are not kept, so
-    nothing could be re-enrolled). So the network must match, and a hash change is only logged.
+    Model ids read `<network>@<sha8 of the pretrained weights file>`
+    (`model_export.manifest.model_id`), so a re-export of the same weights (another torch or onnx
+    version) keeps the id. Collections created while ids still named the ONNX file's hash carry
+    the same network with another hash, and their templates are valid (the exporter's parity
+    checks hold every export to the weights); refusing them would strand them (photos are not
+    kept, so nothing could be re-enrolled). So the network must match, and a hash change is only
+    logged.
     """
     if collection.model_id == model_id:
         return

@@ -10,6 +10,7 @@ from functools import partial
 from sqlalchemy.orm import Session
 
 from app.db import repositories as repo
+from app.db.engine import release_connection
 from app.db.models import Face as FaceRow
 from app.services.collections import require_collection, require_compatible_model
 from app.services.errors import FaceRejected, NotFound
@@ -111,8 +112,7 @@ def enroll_faces(
     digests = [hashlib.sha256(data).hexdigest() for data in images]
     duplicates = _duplicates(digests, repo.known_hashes(session, identity_id=identity.id))
     fresh = [i for i in range(len(images)) if i not in duplicates]
-    # Release the connection while the CPU works: enroll may take a second per photo.
-    session.rollback()
+    release_connection(session)  # enroll may take a second per photo
     outcomes = runner.run_many(
         [
             partial(

@@ -13,10 +13,10 @@ import threading
 from pathlib import Path
 
 import numpy as np
-import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from app.db import repositories as repo
+from app.db.engine import release_connection
 from app.index.changes import Change
 from app.index.registry import IndexRegistry
 
@@ -42,15 +42,11 @@ class IndexSync:
         """Load every template in one query and replace every collection's index; returns the
         number of templates. Runs in one transaction so `last_seq` matches the rows read."""
         with self._lock:
-            if session.get_bind().dialect.name == "postgresql":
-                session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
-                # The request-sized statement timeout would kill the one big read of a large
-                # gallery (a million templates is ~0.5 GB); this transaction alone may run long.
-                session.execute(sa.text("SET LOCAL statement_timeout = 0"))
+            repo.begin_bulk_snapshot_read(session)
             # Read the seq first inside the snapshot; both reads see the same committed state.
             last_seq = repo.last_change_seq(session)
             grouped, collection_ids, unreadable = repo.all_templates(session)
-            session.rollback()
+            release_connection(session)
             self.unreadable = {}
             for row in unreadable:
                 self._skip(row.face_id, row.collection_id, row.reason)
@@ -83,7 +79,7 @@ class IndexSync:
 
             with self._lock:
                 loaded = self.registry.load_snapshot(snapshot_dir, tag=tag, accept=same_history)
-            session.rollback()
+            release_connection(session)
             if loaded:
                 self.catch_up(session)
                 self.ready = True
@@ -102,7 +98,7 @@ class IndexSync:
                 tag=tag,
                 history=lambda seq: repo.change_log_digest(session, seq),
             )
-        session.rollback()
+        release_connection(session)
 
     @staticmethod
     def _tag(session: Session, model_id: str) -> str:

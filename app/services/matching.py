@@ -9,6 +9,7 @@ import numpy as np
 from sqlalchemy.orm import Session
 
 from app.db import repositories as repo
+from app.db.engine import release_connection
 from app.services import audit
 from app.services.collections import require_collection, require_compatible_model
 from app.services.errors import FaceRejected, NotFound
@@ -136,7 +137,7 @@ def verify_identity(
     templates = repo.identity_templates(session, identity_id=identity_id)
     if not templates:
         raise FaceRejected("the identity has no enrolled faces", code="no_enrolled_faces")
-    session.rollback()  # no connection held during inference
+    release_connection(session)
     face = _largest_face(pipeline, runner, image, min_face_size=min_face_size, field="image")
     ids = [fid for fid, _ in templates]
     sims = np.vstack([t for _, t in templates]) @ face.template
@@ -188,7 +189,7 @@ def compare_to_face(
         raise NotFound(f"face {face_id} not found")
     reference = repo.face_template(session, stored)
     identity_id = stored.identity_id
-    session.rollback()
+    release_connection(session)
     faces = runner.run(pipeline.analyze, image, min_face_size=min_face_size, max_faces=max_faces)
     if not faces:
         raise FaceRejected("no face was found in image", code="no_face", field="image")
@@ -247,7 +248,7 @@ def identify(
 ) -> list[IdentifiedFace]:
     """Every face in the photo (or the largest) → the best `top_k` identities, best first."""
     _check_model(session, collection_id, pipeline)
-    session.rollback()
+    release_connection(session)
     faces = runner.run(
         pipeline.analyze,
         image,
@@ -335,7 +336,7 @@ def nearest_faces(
     # The index may briefly hold a face SQL no longer has (deleted after our catch-up): trusting
     # SQL for the owner drops it.
     owners = repo.face_owners(session, {int(i) for i in ids.ravel() if i >= 0})
-    session.rollback()
+    release_connection(session)
     return [
         [
             Neighbour(owners[fid], float(sim))

@@ -17,6 +17,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from app.db import repositories as repo
+from app.db.engine import release_connection
 from app.db.template_codec import TemplateKeyring, key_id_of, reseal
 from app.services import audit
 
@@ -46,7 +47,7 @@ def count_by_key(engine: Engine, *, batch_size: int = 1000) -> Counter[str]:
     with Session(engine) as session:
         for rows in _batches(session, batch_size):
             counts.update(key_id_of(blob) or PLAIN for _, blob, _ in rows)
-            session.rollback()
+            release_connection(session)
     return counts
 
 

@@ -140,14 +140,6 @@ class VisionPipeline:
         )
         return self._embed(faces, chips)
 
-    def analyze_pixels(self, rgb: np.ndarray, *, min_face_size: int = 40) -> list[EmbeddedFace]:
-        """`analyze` for an already-decoded RGB array (evaluation and benchmarks)."""
-        decoded = DecodedImage(
-            pixels=rgb, original_size=(rgb.shape[1], rgb.shape[0]), format="array"
-        )
-        faces, chips = self._find(decoded, min_face_size=min_face_size, max_faces=64)
-        return self._embed(faces, chips)
-
     def image_size(self, data: bytes) -> tuple[int, int]:
         """(width, height) of the photo as the face boxes see it (EXIF orientation applied)."""
         return oriented_size(data, max_pixels=self.max_image_pixels)

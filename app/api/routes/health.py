@@ -12,13 +12,13 @@ import asyncio
 import shutil
 from pathlib import Path
 
-import sqlalchemy as sa
 from fastapi import APIRouter, Request
 from sqlalchemy.engine import Engine
 
 from app.api.access import Public
 from app.api.errors import problem_responses
 from app.api.schemas import HealthOut, ReadyOut
+from app.db import repositories as repo
 from app.services.errors import ServiceError
 
 # Probes answer anyone: orchestrators hold no key.
@@ -36,8 +36,7 @@ async def healthz() -> HealthOut:
 
 def _check_database(engine: Engine) -> None:
     # A failing connection raises OperationalError → 503 database_unavailable (short timeouts).
-    with engine.connect() as connection:
-        connection.execute(sa.text("SELECT 1"))
+    repo.ping(engine)
     database = engine.url.database if engine.url.get_backend_name() == "sqlite" else None
     if database and database != ":memory:":
         free = shutil.disk_usage(Path(database).parent).free
