@@ -14,9 +14,8 @@ stamp=".venv/.installed-${extras//,/-}"
 if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
   .venv/bin/python -m pip install -q --upgrade pip
   .venv/bin/python -m pip install -q -e ".[${extras}]"
-  # facenet-pytorch only carries MTCNN's state dicts for us; its own deps (torchvision) are not
-  # wanted, and the package is never imported.
-  .venv/bin/python -m pip install -q --no-deps "facenet-pytorch==2.6.0"
+  # MTCNN's weights (facenet-pytorch's wheel) are fetched by the exporter itself when that
+  # package is absent: model_export/sources.py says why no extra can name it.
   touch "$stamp"
 fi
 # Skips quickly when models/manifest.json already matches the sources.
