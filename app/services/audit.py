@@ -13,8 +13,7 @@ authentication put in `session.info[ACTOR_KEY]`.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping, Sequence
-from datetime import datetime
+from collections.abc import Mapping
 from typing import Literal, get_args
 
 import sqlalchemy as sa
@@ -118,35 +117,10 @@ def record(
     return event
 
 
-def list_events(
-    session: Session,
-    *,
-    limit: int,
-    before_id: int | None = None,
-    collection_id: uuid.UUID | None = None,
-    collection_ids: Sequence[uuid.UUID] | None = None,
-    actor: str | None = None,
-    action: str | None = None,
-    target_id: str | None = None,
-    since: datetime | None = None,
-    until: datetime | None = None,
-) -> list[AuditEvent]:
-    """Newest first; page with `before_id` = the last id of the previous page.
-
-    `collection_ids` restricts the result to those collections (a tenant-scoped reader).
-    """
-    return repo.list_audit_events(
-        session,
-        limit=limit,
-        before_id=before_id,
-        collection_id=collection_id,
-        collection_ids=collection_ids,
-        actor=actor,
-        action=action,
-        target_id=target_id,
-        since=since,
-        until=until,
-    )
+# Reading the trail has no rule beyond its filters (newest first; page with `before_id` = the
+# last id of the previous page; `collection_ids` limits a tenant-scoped reader), so the use case is
+# the repository query itself.
+list_events = repo.list_audit_events
 
 
 # --- recording from the ORM flush ---------------------------------------------------------------
