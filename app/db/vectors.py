@@ -18,6 +18,7 @@ extension (alembic/versions/..._0004_pgvector_extension.py).
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -184,6 +185,15 @@ def create_partition_index(
 
 def drop_partition(connection: Connection, collection_id: uuid.UUID | str) -> None:
     connection.execute(sa.text(f"DROP TABLE IF EXISTS {partition_name(collection_id)}"))
+
+
+def allow_long_build(session: Session, *, maintenance_work_mem: str) -> None:
+    """For this transaction only: no statement timeout, and `maintenance_work_mem` for index
+    builds (e.g. '256MB')."""
+    if not re.fullmatch(r"\d+[kMG]B", maintenance_work_mem):
+        raise ValueError(f"not a PostgreSQL memory size: {maintenance_work_mem!r}")
+    session.execute(sa.text("SET LOCAL statement_timeout = 0"))
+    session.execute(sa.text(f"SET LOCAL maintenance_work_mem = '{maintenance_work_mem}'"))
 
 
 def lock_ddl(connection: Connection) -> None:

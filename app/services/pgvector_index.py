@@ -15,7 +15,6 @@ import uuid
 from pathlib import Path
 
 import numpy as np
-import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -62,8 +61,7 @@ class PgvectorIndex:
                 "(FACEMATCH_DATABASE_URL=postgresql+psycopg://...)"
             )
         # A first backfill and build may be long; the graph builds fastest when it fits in memory.
-        session.execute(sa.text("SET LOCAL statement_timeout = 0"))
-        session.execute(sa.text(f"SET LOCAL maintenance_work_mem = '{_BUILD_MEMORY}'"))
+        vectors.allow_long_build(session, maintenance_work_mem=_BUILD_MEMORY)
         connection = session.connection()
         vectors.ensure_extension(connection)
         vectors.lock_ddl(connection)
