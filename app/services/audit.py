@@ -20,7 +20,16 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.db import repositories as repo
-from app.db.models import ApiKey, AuditEvent, Collection, Face, FaceChange, Identity
+from app.db.models import (
+    ApiKey,
+    AuditEvent,
+    Base,
+    Collection,
+    Face,
+    FaceChange,
+    Identity,
+    ServiceInstance,
+)
 
 ACTOR_KEY = "audit_actor"  # Session.info entry naming who is calling (a key id, or "admin")
 
@@ -55,6 +64,21 @@ KEY_REVOKE: Action = "key.revoke"
 TEMPLATES_ROTATE_KEY: Action = "templates.rotate_key"
 IDENTIFY: Action = "identify"
 VERIFY: Action = "verify"
+
+# Every mapped entity is either audited by the flush hook below, with the actions its writes
+# produce, or listed as not audited with the reason; tests/services/test_audit_complete.py fails
+# on an entity in neither, and checks that each write below really leaves its row.
+AUDITED: dict[type[Base], tuple[Action, ...]] = {
+    Collection: (COLLECTION_CREATE, COLLECTION_DELETE),
+    Identity: (IDENTITY_CREATE, IDENTITY_UPDATE, IDENTITY_DELETE),
+    Face: (FACE_ENROLL, FACE_DELETE),
+    ApiKey: (KEY_CREATE, KEY_REVOKE),
+}
+NOT_AUDITED: dict[type[Base], str] = {
+    AuditEvent: "the trail itself",
+    FaceChange: "the index change log, written in the same transaction as the audited face",
+    ServiceInstance: "the database's own random id, written once by a migration",
+}
 
 _MAX_TEXT = 256
 _MAX_LIST = 1000
