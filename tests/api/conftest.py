@@ -4,7 +4,6 @@ one app for the session, and tests isolate themselves by creating their own coll
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -14,11 +13,8 @@ from fastapi.testclient import TestClient
 from app.main import create_app
 from app.settings import Settings
 from app.vision.pipeline import VisionPipeline
-from tests.conftest import PHOTOS
 from tests.db.fresh import fresh_database, server_url
-
-ADMIN_KEY = "test-admin-" + secrets.token_hex(8)
-ADMIN = {"X-API-Key": ADMIN_KEY}
+from tests.helpers import ADMIN, ADMIN_KEY, unique
 
 
 @pytest.fixture(scope="session")
@@ -88,44 +84,8 @@ def client(start_app: Callable[..., TestClient]) -> Iterator[TestClient]:
         yield c
 
 
-def photo(relative: str) -> bytes:
-    return (PHOTOS / relative).read_bytes()
-
-
-def unique(prefix: str) -> str:
-    return f"{prefix}-{secrets.token_hex(4)}"
-
-
 @pytest.fixture
 def collection(client: TestClient) -> dict[str, object]:
     response = client.post("/v1/collections", json={"name": unique("col")}, headers=ADMIN)
     assert response.status_code == 201, response.text
-    return response.json()
-
-
-def add_identity(client: TestClient, cid: object, **body: object) -> dict[str, object]:
-    response = client.post(f"/v1/collections/{cid}/identities", json=body, headers=ADMIN)
-    assert response.status_code == 201, response.text
-    return response.json()
-
-
-def enroll(
-    client: TestClient, cid: object, iid: object, *names: str, headers: dict[str, str] = ADMIN
-) -> dict[str, object]:
-    files = [("image", (Path(n).name, photo(n), "image/jpeg")) for n in names]
-    response = client.post(
-        f"/v1/collections/{cid}/identities/{iid}/faces", files=files, headers=headers
-    )
-    assert response.status_code == 201, response.text
-    return response.json()
-
-
-def identify(client: TestClient, cid: object, name: str, **params: object) -> dict[str, object]:
-    response = client.post(
-        f"/v1/collections/{cid}/identify",
-        files={"image": (Path(name).name, photo(name), "image/jpeg")},
-        params=params,
-        headers=ADMIN,
-    )
-    assert response.status_code == 200, response.text
     return response.json()

@@ -17,7 +17,7 @@ from app.api.access import Context, access, routes_without_access
 from app.main import create_app
 from app.services.errors import Unauthorized
 from app.settings import Settings
-from tests.api.conftest import ADMIN, ADMIN_KEY
+from tests.helpers import ADMIN, ADMIN_KEY
 
 
 def test_every_route_declares_who_may_call_it(tmp_path: Path) -> None:

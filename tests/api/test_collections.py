@@ -6,7 +6,7 @@ import uuid
 
 from fastapi.testclient import TestClient
 
-from tests.api.conftest import ADMIN, unique
+from tests.helpers import ADMIN, unique
 
 
 def test_create_returns_201_with_counts_and_model(client: TestClient) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi.testclient import TestClient
 
 from app.vision.calibration import FarCalibration
-from tests.api.conftest import ADMIN
+from tests.helpers import ADMIN
 
 
 def test_keys_me_reports_the_admin_key(client: TestClient) -> None:

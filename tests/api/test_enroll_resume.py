@@ -8,7 +8,7 @@ from collections.abc import Callable
 
 from fastapi.testclient import TestClient
 
-from tests.api.conftest import ADMIN, add_identity, enroll, photo
+from tests.helpers import ADMIN, add_identity, enroll, photo
 
 OBAMA = "obama/obama1.jpg"
 

@@ -6,7 +6,7 @@ import uuid
 
 from fastapi.testclient import TestClient
 
-from tests.api.conftest import ADMIN, add_identity
+from tests.helpers import ADMIN, add_identity
 
 
 def _url(collection: dict) -> str:

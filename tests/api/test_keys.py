@@ -6,7 +6,7 @@ import uuid
 
 from fastapi.testclient import TestClient
 
-from tests.api.conftest import ADMIN, add_identity, unique
+from tests.helpers import ADMIN, add_identity, unique
 
 
 def _key(client: TestClient, role: str, collection_id: object | None) -> dict:

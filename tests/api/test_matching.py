@@ -11,7 +11,7 @@ from fastapi.testclient import TestClient
 from app.db import repositories as repo
 from app.db.engine import create_db_engine, session_factory
 from app.vision.pipeline import VisionPipeline
-from tests.api.conftest import ADMIN, add_identity, enroll, identify, photo, unique
+from tests.helpers import ADMIN, add_identity, enroll, identify, photo, unique
 
 OBAMA_ENROLL = ("obama/obama.jpg", "obama/obama1.jpg", "obama/obama2.jpg")
 STRANGERS = "multiface/dlib__2008_001322.jpg"  # people never enrolled anywhere

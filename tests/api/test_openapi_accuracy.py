@@ -13,7 +13,7 @@ from fastapi.testclient import TestClient
 
 from app.main import create_app
 from app.settings import Settings
-from tests.api.conftest import ADMIN
+from tests.helpers import ADMIN
 
 FACES = "/v1/collections/{collection_id}/identities/{identity_id}/faces"
 

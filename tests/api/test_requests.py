@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterator
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.api.conftest import ADMIN, add_identity, enroll, identify, photo, unique
+from tests.helpers import ADMIN, add_identity, enroll, identify, photo, unique
 
 
 def test_unsupported_content_type_is_415(client: TestClient) -> None:

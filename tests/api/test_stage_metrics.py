@@ -6,7 +6,7 @@ from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 
 from app.stage_timing import STAGES
-from tests.api.conftest import add_identity, enroll, identify
+from tests.helpers import add_identity, enroll, identify
 
 IDENTIFY_ROUTE = "/v1/collections/{collection_id}/identify"
 

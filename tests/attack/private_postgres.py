@@ -15,7 +15,7 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-from tests.attack.live_server import free_port
+from tests.live_server import free_port
 
 
 class Unavailable(RuntimeError):

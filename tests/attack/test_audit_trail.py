@@ -9,12 +9,12 @@ from dataclasses import dataclass
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.attack.conftest import (
+from tests.helpers import (
+    add_identity,
     assert_problem,
     create_collection,
-    create_identity,
     enroll,
-    photo,
+    enrolled_face_id,
 )
 
 
@@ -31,7 +31,7 @@ class Scene:
 def scene(service: TestClient) -> Scene:
     collection_id = create_collection(service, "audited")
     other = create_collection(service, "audited-other")
-    create_identity(service, other, "elsewhere")
+    add_identity(service, other, external_id="elsewhere")["id"]
     enroll_key = service.post("/v1/keys", json={"collection_id": collection_id, "role": "enroll"})
     admin_key = service.post("/v1/keys", json={"collection_id": collection_id, "role": "admin"})
     assert enroll_key.status_code == admin_key.status_code == 201
@@ -61,8 +61,8 @@ def test_enroll_is_recorded_with_the_key_and_the_face_ids(
     service: TestClient, scene: Scene
 ) -> None:
     client = _as(service, scene.enroll_key)
-    identity_id = create_identity(client, scene.collection_id, "enrolled")
-    face_id = enroll(client, scene.collection_id, identity_id, photo("obama/obama1.jpg"))
+    identity_id = add_identity(client, scene.collection_id, external_id="enrolled")["id"]
+    face_id = enrolled_face_id(client, scene.collection_id, identity_id, "obama/obama1.jpg")
     [event] = _events(service, action="face.enroll", target_id=identity_id)
     assert event["key_id"] == scene.enroll_key_id
     assert event["collection_id"] == scene.collection_id
@@ -72,13 +72,13 @@ def test_enroll_is_recorded_with_the_key_and_the_face_ids(
 
 def test_identity_creation_is_recorded(service: TestClient, scene: Scene) -> None:
     client = _as(service, scene.enroll_key)
-    identity_id = create_identity(client, scene.collection_id, "created")
+    identity_id = add_identity(client, scene.collection_id, external_id="created")["id"]
     [event] = _events(service, action="identity.create", target_id=identity_id)
     assert (event["key_id"], event["target_type"]) == (scene.enroll_key_id, "identity")
 
 
 def test_identity_update_names_the_changed_fields(service: TestClient, scene: Scene) -> None:
-    identity_id = create_identity(service, scene.collection_id, "renamed")
+    identity_id = add_identity(service, scene.collection_id, external_id="renamed")["id"]
     changed = service.patch(
         f"/v1/collections/{scene.collection_id}/identities/{identity_id}",
         json={"display_name": "New Name"},
@@ -90,9 +90,9 @@ def test_identity_update_names_the_changed_fields(service: TestClient, scene: Sc
 
 
 def test_identity_deletion_lists_every_face_removed(service: TestClient, scene: Scene) -> None:
-    identity_id = create_identity(service, scene.collection_id, "deleted")
+    identity_id = add_identity(service, scene.collection_id, external_id="deleted")["id"]
     faces = [
-        enroll(service, scene.collection_id, identity_id, photo(name))
+        enroll(service, scene.collection_id, identity_id, name)
         for name in ("obama/obama1.jpg", "obama/obama2.jpg")
     ]
     deleted = service.delete(f"/v1/collections/{scene.collection_id}/identities/{identity_id}")
@@ -102,8 +102,8 @@ def test_identity_deletion_lists_every_face_removed(service: TestClient, scene: 
 
 
 def test_face_deletion_is_recorded(service: TestClient, scene: Scene) -> None:
-    identity_id = create_identity(service, scene.collection_id, "face-deleted")
-    face_id = enroll(service, scene.collection_id, identity_id, photo("biden/biden2.jpg"))
+    identity_id = add_identity(service, scene.collection_id, external_id="face-deleted")["id"]
+    face_id = enrolled_face_id(service, scene.collection_id, identity_id, "biden/biden2.jpg")
     path = f"/v1/collections/{scene.collection_id}/identities/{identity_id}/faces/{face_id}"
     assert service.delete(path).status_code == 204
     [event] = _events(service, action="face.delete", target_id=str(face_id))
@@ -131,7 +131,7 @@ def test_collection_deletion_is_recorded_and_outlives_the_collection(
 
 
 def test_refused_write_leaves_no_event(service: TestClient, scene: Scene) -> None:
-    create_identity(service, scene.collection_id, "unique-once")
+    add_identity(service, scene.collection_id, external_id="unique-once")["id"]
     before = _events(service, action="identity.create")
     duplicate = service.post(
         f"/v1/collections/{scene.collection_id}/identities", json={"external_id": "unique-once"}

@@ -23,8 +23,9 @@ import pytest
 import sqlalchemy as sa
 from PIL import Image
 
-from tests.attack.conftest import ADMIN_KEY, PHOTOS, fresh_postgres_database
-from tests.attack.live_server import LiveServer
+from tests.db.fresh import fresh_database
+from tests.helpers import ADMIN_KEY, PHOTOS
+from tests.live_server import LiveServer
 
 pytestmark = pytest.mark.slow
 
@@ -220,7 +221,7 @@ def test_sigkill_mid_stream_loses_no_acknowledged_face_sqlite(
 def test_sigkill_mid_stream_loses_no_acknowledged_face_postgres(
     tmp_path: Path, models_dir: Path, postgres_url: str
 ) -> None:
-    with fresh_postgres_database(postgres_url, "crash") as database_url:
+    with fresh_database("postgres", tmp_dir=tmp_path, postgres_url=postgres_url) as database_url:
         _crash_cycles(tmp_path, models_dir, database_url)
 
 
@@ -229,5 +230,5 @@ def test_sigkill_with_index_snapshots_loses_nothing_and_resurrects_nothing(
     tmp_path: Path, models_dir: Path, postgres_url: str
 ) -> None:
     # Restarts load a snapshot taken before later enrolls and deletes, then catch up from the log.
-    with fresh_postgres_database(postgres_url, "crashsnap") as database_url:
+    with fresh_database("postgres", tmp_dir=tmp_path, postgres_url=postgres_url) as database_url:
         _crash_cycles(tmp_path, models_dir, database_url, snapshots=True)

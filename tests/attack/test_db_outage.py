@@ -16,9 +16,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.attack.conftest import ADMIN_KEY, assert_problem, photo
-from tests.attack.live_server import LiveServer
 from tests.attack.private_postgres import PrivatePostgres, Unavailable
+from tests.helpers import ADMIN_KEY, assert_problem, photo
+from tests.live_server import LiveServer
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 

@@ -15,14 +15,8 @@ from app.db.template_codec import TemplateKeyring, is_sealed, key_id_of
 from app.main import create_app
 from app.services.template_rotation import rotate_templates
 from app.vision.pipeline import VisionPipeline
-from tests.attack.conftest import (
-    ADMIN_KEY,
-    attack_settings,
-    create_collection,
-    create_identity,
-    enroll,
-    photo,
-)
+from tests.attack.service import attack_settings
+from tests.helpers import ADMIN_KEY, add_identity, create_collection, enroll, photo
 
 OLD_KEY = base64.b64encode(bytes(range(32))).decode()
 NEW_KEY = base64.b64encode(bytes(range(100, 132))).decode()
@@ -60,8 +54,8 @@ def enrolled(pipeline: VisionPipeline, tmp_path: Path) -> tuple[Path, str, str]:
     """A database whose one face was enrolled under key `old`."""
     with _client(pipeline, tmp_path, template_key=OLD_KEY, template_key_id="old") as client:
         collection_id = create_collection(client, "sealed")
-        identity_id = create_identity(client, collection_id, "obama")
-        enroll(client, collection_id, identity_id, photo("obama/obama1.jpg"))
+        identity_id = add_identity(client, collection_id, external_id="obama")["id"]
+        enroll(client, collection_id, identity_id, "obama/obama1.jpg")
     return tmp_path, collection_id, identity_id
 
 

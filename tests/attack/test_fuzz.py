@@ -30,7 +30,8 @@ from schemathesis.transport.serialization import Binary
 
 from app.main import create_app
 from app.vision.pipeline import VisionPipeline
-from tests.attack.conftest import ADMIN_KEY, attack_settings, photo
+from tests.attack.service import attack_settings
+from tests.helpers import ADMIN_KEY, photo
 
 EXAMPLES_PER_OPERATION = 50
 # "Schema-valid data must be accepted" cannot hold for random photo bytes (bytes that fit

@@ -14,9 +14,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.attack.conftest import ADMIN_KEY
 from tests.attack.corpus import png_16bit_gray_large, progressive_scan_bomb, upright_jpeg
-from tests.attack.live_server import LiveServer, sqlite_server
+from tests.helpers import ADMIN_KEY
+from tests.live_server import LiveServer, sqlite_server
 
 
 @pytest.fixture(scope="module")

@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.attack.conftest import ADMIN_KEY, assert_problem, create_collection, create_identity
 from tests.attack.corpus import HostileRequest, chunks, corpus, upright_jpeg
+from tests.helpers import ADMIN_KEY, add_identity, assert_problem, create_collection
 
 CORPUS = corpus()
 
@@ -23,7 +23,7 @@ def ids(service: TestClient) -> dict[str, str]:
     collection_id = create_collection(service, "hostile-inputs")
     return {
         "collection_id": collection_id,
-        "identity_id": create_identity(service, collection_id, "target"),
+        "identity_id": add_identity(service, collection_id, external_id="target")["id"],
     }
 
 

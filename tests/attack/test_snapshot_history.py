@@ -15,8 +15,8 @@ from pathlib import Path
 
 import httpx
 
-from tests.attack.conftest import ADMIN_KEY, PHOTOS
-from tests.attack.live_server import sqlite_server
+from tests.helpers import ADMIN_KEY, PHOTOS
+from tests.live_server import sqlite_server
 
 
 def _enroll(client: httpx.Client, path: str, photo: str) -> int:

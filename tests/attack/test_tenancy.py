@@ -13,11 +13,11 @@ from dataclasses import dataclass
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.attack.conftest import (
+from tests.helpers import (
+    add_identity,
     assert_problem,
     create_collection,
-    create_identity,
-    enroll,
+    enrolled_face_id,
     photo,
 )
 
@@ -43,10 +43,10 @@ class Tenants:
 def tenants(service: TestClient) -> Tenants:
     a = create_collection(service, "tenant-a")
     b = create_collection(service, "tenant-b")
-    a_identity = create_identity(service, a, "obama")
-    b_identity = create_identity(service, b, "biden")
-    a_face = enroll(service, a, a_identity, photo(OBAMA))
-    b_face = enroll(service, b, b_identity, photo(BIDEN))
+    a_identity = add_identity(service, a, external_id="obama")["id"]
+    b_identity = add_identity(service, b, external_id="biden")["id"]
+    a_face = enrolled_face_id(service, a, a_identity, OBAMA)
+    b_face = enrolled_face_id(service, b, b_identity, BIDEN)
     a_keys = {}
     for role in ("identify", "enroll", "admin"):
         created = service.post("/v1/keys", json={"collection_id": a, "role": role})

@@ -10,7 +10,7 @@ from pathlib import Path
 from typer.testing import CliRunner
 
 from app.cli import cli
-from tests.conftest import PHOTOS, REPO
+from tests.helpers import PHOTOS, REPO
 
 
 def _lfw_layout(root: Path) -> Path:

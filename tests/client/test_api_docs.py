@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import re
 
-from tests.conftest import REPO
+from tests.helpers import REPO
 
 
 def _endpoint_rows() -> dict[tuple[str, str], str]:

@@ -18,8 +18,8 @@ from typing import Any
 
 import pytest
 
-from tests.client.conftest import ServedApi
-from tests.conftest import IN_CI, PHOTOS
+from tests.helpers import IN_CI, PHOTOS
+from tests.live_server import ServedApi
 
 pytestmark = pytest.mark.browser
 

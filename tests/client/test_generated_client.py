@@ -15,8 +15,8 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.client.conftest import ServedApi
-from tests.conftest import PHOTOS
+from tests.helpers import PHOTOS
+from tests.live_server import ServedApi
 
 PACKAGE = "facematch_generated_client"
 

@@ -14,8 +14,8 @@ import typer
 from typer.testing import CliRunner
 
 from app.cli.importer import import_command
-from tests.client.conftest import ServedApi
-from tests.conftest import PHOTOS
+from tests.helpers import PHOTOS
+from tests.live_server import ServedApi
 
 ENROLLABLE = {
     "obama": ["obama.jpg", "obama1.jpg", "obama2.jpg"],

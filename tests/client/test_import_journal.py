@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 from app.cli.importer import Journal, Outcome, default_journal, discover
-from tests.conftest import PHOTOS
+from tests.helpers import PHOTOS
 
 
 def _people(root: Path) -> Path:

@@ -11,7 +11,7 @@ from fastapi.testclient import TestClient
 
 from app.main import create_app
 from app.settings import Settings
-from tests.conftest import REPO
+from tests.helpers import REPO
 
 OPERATION_ID = re.compile(r"[a-z]+(-[a-z]+)+")
 

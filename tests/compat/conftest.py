@@ -7,35 +7,14 @@ The compatibility tests drive it with the real client libraries, which need a re
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 import pytest
 
-from tests.attack.live_server import sqlite_server
-from tests.conftest import PHOTOS
-
-ADMIN_KEY = "compat-admin-key-0123456789abcdef0123456789"
-
-
-def photo(relative: str) -> bytes:
-    return (PHOTOS / relative).read_bytes()
-
-
-@dataclass(frozen=True, slots=True)
-class Tenants:
-    url: str
-    host: str
-    port: int
-    collection_a: str
-    collection_b: str
-    enroll_a: str
-    identify_a: str
-    enroll_b: str
-
-    def admin(self) -> httpx.Client:
-        return httpx.Client(base_url=self.url, headers={"X-API-Key": ADMIN_KEY}, timeout=60)
+from tests.compat.tenants import Tenants
+from tests.helpers import ADMIN_KEY
+from tests.live_server import sqlite_server
 
 
 def _key(admin: httpx.Client, role: str, collection_id: str) -> str:

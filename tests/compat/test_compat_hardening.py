@@ -15,9 +15,9 @@ from fastapi.testclient import TestClient
 from app.api.access import routes_without_access
 from app.main import create_app
 from app.vision.pipeline import VisionPipeline
-from tests.attack.conftest import ADMIN_KEY, attack_settings
 from tests.attack.corpus import HostileRequest, chunks, corpus
-from tests.compat.conftest import photo
+from tests.attack.service import attack_settings
+from tests.helpers import ADMIN_KEY, photo
 
 CORPUS = corpus()
 DEEPSTACK = ("/v1/vision/face", "/v1/vision/face/recognize", "/v1/vision/face/register")

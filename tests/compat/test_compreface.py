@@ -13,8 +13,8 @@ from compreface.collections import FaceCollection
 from compreface.collections.face_collections import Subjects
 from compreface.service import RecognitionService
 
-from tests.compat.conftest import ADMIN_KEY, Tenants, photo
-from tests.conftest import PHOTOS
+from tests.compat.tenants import Tenants
+from tests.helpers import ADMIN_KEY, PHOTOS, photo
 
 API = "/api/v1/recognition"
 NO_FACE = {"message": "No face is found in the given image", "code": 28}

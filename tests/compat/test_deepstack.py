@@ -10,7 +10,8 @@ import httpx
 import pytest
 from deepstack.core import DeepstackException, DeepstackFace
 
-from tests.compat.conftest import ADMIN_KEY, Tenants, photo
+from tests.compat.tenants import Tenants
+from tests.helpers import ADMIN_KEY, photo
 
 BASE = "/v1/vision/face"
 

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 
-REPO = Path(__file__).resolve().parents[2]
-DOCKER = REPO / "docker"
+from tests.helpers import DOCKER
 
 
 @pytest.fixture(scope="session")

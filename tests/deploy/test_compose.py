@@ -8,7 +8,7 @@ from typing import Any
 import yaml
 from sqlalchemy.engine import make_url
 
-from tests.deploy.conftest import DOCKER, REPO
+from tests.helpers import DOCKER, REPO
 
 INTERPOLATION = re.compile(r"\$\{([A-Z0-9_]+)(?:[:?\-][^}]*)?\}")
 

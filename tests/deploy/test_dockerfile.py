@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.deploy.conftest import DOCKER, REPO
+from tests.helpers import DOCKER, REPO
 
 
 def _stages(text: str) -> dict[str, str]:

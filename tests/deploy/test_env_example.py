@@ -9,7 +9,7 @@ import sys
 import uvicorn
 
 from app.settings import Settings
-from tests.deploy.conftest import DOCKER, REPO
+from tests.helpers import DOCKER, REPO
 
 PREFIX = "FACEMATCH_"
 

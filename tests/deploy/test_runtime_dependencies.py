@@ -8,7 +8,7 @@ import sys
 import tomllib
 from pathlib import Path
 
-from tests.deploy.conftest import REPO
+from tests.helpers import REPO
 
 EXPORT_ONLY = ("torch", "dlib", "onnx", "onnxscript", "facenet_pytorch", "face_recognition_models")
 

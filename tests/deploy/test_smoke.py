@@ -14,7 +14,7 @@ import subprocess
 
 import pytest
 
-from tests.deploy.conftest import DOCKER, REPO
+from tests.helpers import DOCKER, REPO
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 

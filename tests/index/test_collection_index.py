@@ -9,7 +9,7 @@ import pytest
 
 from app.index import ann
 from app.index.collection_index import CollectionIndex
-from tests.index.conftest import clustered, exact_top, unit
+from tests.index.vectors import clustered, exact_top, unit
 
 DIM = 128
 

@@ -6,7 +6,7 @@ import numpy as np
 
 from app.index.changes import Change
 from app.index.registry import IndexRegistry
-from tests.index.conftest import clustered
+from tests.index.vectors import clustered
 
 DIM = 128
 

@@ -10,7 +10,7 @@ import pytest
 from app.index.ann import AnnConfig
 from app.index.changes import Change
 from app.index.registry import IndexRegistry
-from tests.index.conftest import clustered
+from tests.index.vectors import clustered
 
 DIM = 128
 

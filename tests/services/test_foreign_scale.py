@@ -17,7 +17,7 @@ from app.vision.calibration import (
     FarCalibration,
     ForeignScale,
 )
-from tests.conftest import REPO
+from tests.helpers import REPO
 
 
 @pytest.fixture(scope="module", params=[False, True], ids=["plain", "flip_tta"])

@@ -9,7 +9,7 @@ import pytest
 
 from app.vision.detector import MtcnnDetector
 from app.vision.pipeline import VisionPipeline
-from tests.conftest import PHOTOS
+from tests.helpers import PHOTOS
 
 
 @pytest.fixture(scope="session")

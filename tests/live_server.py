@@ -1,4 +1,6 @@
-"""The service as a real `uvicorn` subprocess on 127.0.0.1, for tests that kill it or its DB."""
+"""The one launcher for the service as a real `uvicorn` subprocess on a free 127.0.0.1 port: for
+tests that talk to it as users do (generated client, `facematch import`, compatible clients), run
+several workers, or kill it or its database."""
 
 from __future__ import annotations
 
@@ -8,6 +10,7 @@ import socket
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -18,15 +21,28 @@ REPO = Path(__file__).resolve().parents[2]
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+        return int(sock.getsockname()[1])
+
+
+@dataclass(frozen=True)
+class ServedApi:
+    """A started server as the user-facing tests see it."""
+
+    base_url: str
+    api_key: str
+    log: Path
 
 
 class LiveServer:
     """One uvicorn process; `start()` waits until /readyz answers 200."""
 
-    def __init__(self, *, env: dict[str, str], log_path: Path, port: int | None = None) -> None:
+    def __init__(
+        self, *, env: dict[str, str | None], log_path: Path, port: int | None = None
+    ) -> None:
+        """`env` adds to this process's environment; a None value removes the variable."""
         self.port = port or free_port()
-        self.env = {**os.environ, **env}
+        merged = {**os.environ, **env}
+        self.env = {name: value for name, value in merged.items() if value is not None}
         self.log_path = log_path
         self.process: subprocess.Popen[bytes] | None = None
 
@@ -48,10 +64,15 @@ class LiveServer:
             if self.process.poll() is not None:
                 raise RuntimeError(f"server exited with {self.process.returncode}:\n{self.log()}")
             try:
-                if httpx.get(f"{self.url}/readyz", timeout=2).status_code == 200:
-                    return
+                ready = httpx.get(f"{self.url}/readyz", timeout=2)
             except httpx.TransportError:
-                pass
+                ready = None
+            if ready is not None and ready.status_code == 200:
+                return
+            if ready is not None and "models_unavailable" in ready.text:
+                # Models load once, at start-up: waiting longer cannot help.
+                self.stop()
+                raise RuntimeError(f"server started without its models:\n{self.log()}")
             time.sleep(0.25)
         self.stop()
         raise RuntimeError(f"server not ready after {ready_timeout_s} s:\n{self.log()}")
