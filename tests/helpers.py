@@ -31,17 +31,26 @@ def unique(prefix: str) -> str:
     return f"{prefix}-{secrets.token_hex(4)}"
 
 
-def create_collection(client: Any, name: str, *, headers: Mapping[str, str] = ADMIN) -> str:
+def _auth(client: Any, headers: Mapping[str, str] | None) -> Mapping[str, str]:
+    """The headers asked for; else none when the client carries its own key; else the admin's."""
+    if headers is not None:
+        return headers
+    return {} if "x-api-key" in client.headers else ADMIN
+
+
+def create_collection(client: Any, name: str, *, headers: Mapping[str, str] | None = None) -> str:
     """The new collection's id."""
-    response = client.post("/v1/collections", json={"name": name}, headers=headers)
+    response = client.post("/v1/collections", json={"name": name}, headers=_auth(client, headers))
     assert response.status_code == 201, response.text
     return str(response.json()["id"])
 
 
 def add_identity(
-    client: Any, cid: object, *, headers: Mapping[str, str] = ADMIN, **body: object
+    client: Any, cid: object, *, headers: Mapping[str, str] | None = None, **body: object
 ) -> dict[str, Any]:
-    response = client.post(f"/v1/collections/{cid}/identities", json=body, headers=headers)
+    response = client.post(
+        f"/v1/collections/{cid}/identities", json=body, headers=_auth(client, headers)
+    )
     assert response.status_code == 201, response.text
     result: dict[str, Any] = response.json()
     return result
@@ -58,13 +67,13 @@ def enroll(
     cid: object,
     iid: object,
     *photos: str | bytes,
-    headers: Mapping[str, str] = ADMIN,
+    headers: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
     """Enroll fixture photos (by relative path) or raw bytes; the 201 answer."""
     response = client.post(
         f"/v1/collections/{cid}/identities/{iid}/faces",
         files=[_file(p) for p in photos],
-        headers=headers,
+        headers=_auth(client, headers),
     )
     assert response.status_code == 201, response.text
     result: dict[str, Any] = response.json()
@@ -77,13 +86,18 @@ def enrolled_face_id(client: Any, cid: object, iid: object, item: str | bytes) -
 
 
 def identify(
-    client: Any, cid: object, name: str, *, headers: Mapping[str, str] = ADMIN, **params: object
+    client: Any,
+    cid: object,
+    name: str,
+    *,
+    headers: Mapping[str, str] | None = None,
+    **params: object,
 ) -> dict[str, Any]:
     response = client.post(
         f"/v1/collections/{cid}/identify",
         files=[_file(name)],
         params=params,
-        headers=headers,
+        headers=_auth(client, headers),
     )
     assert response.status_code == 200, response.text
     result: dict[str, Any] = response.json()

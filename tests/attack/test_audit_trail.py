@@ -13,7 +13,6 @@ from tests.helpers import (
     add_identity,
     assert_problem,
     create_collection,
-    enroll,
     enrolled_face_id,
 )
 
@@ -92,7 +91,7 @@ def test_identity_update_names_the_changed_fields(service: TestClient, scene: Sc
 def test_identity_deletion_lists_every_face_removed(service: TestClient, scene: Scene) -> None:
     identity_id = add_identity(service, scene.collection_id, external_id="deleted")["id"]
     faces = [
-        enroll(service, scene.collection_id, identity_id, name)
+        enrolled_face_id(service, scene.collection_id, identity_id, name)
         for name in ("obama/obama1.jpg", "obama/obama2.jpg")
     ]
     deleted = service.delete(f"/v1/collections/{scene.collection_id}/identities/{identity_id}")
