@@ -55,6 +55,11 @@ log = logging.getLogger(__name__)
 FaceCountSource = Callable[[], Mapping[str, int]]
 
 
+def current_request_id() -> str | None:
+    """The id of the request being served in this context (Rekognition's RequestId)."""
+    return _request_id.get()
+
+
 class _FaceCountCollector(Collector):
     """Reads faces per collection at scrape time from whatever the lifespan registered."""
 

@@ -13,8 +13,8 @@ from pathlib import Path
 import httpx
 
 from app.db.template_codec import generate_key
-from tests.attack.conftest import ADMIN_KEY, PHOTOS
-from tests.attack.live_server import sqlite_server
+from tests.helpers import ADMIN_KEY, PHOTOS
+from tests.live_server import sqlite_server
 
 OLD, NEW = generate_key(), generate_key()
 

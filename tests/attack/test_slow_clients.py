@@ -18,9 +18,10 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.attack.conftest import ADMIN_KEY, fresh_postgres_database
 from tests.attack.corpus import upright_jpeg
-from tests.attack.live_server import LiveServer, sqlite_server
+from tests.db.fresh import fresh_database
+from tests.helpers import ADMIN_KEY
+from tests.live_server import LiveServer, sqlite_server
 
 BODY_TIMEOUT_S = 4
 SLOW_ENV = {"body_read_timeout_s": str(BODY_TIMEOUT_S), "db_connect_timeout_s": "2"}
@@ -118,7 +119,7 @@ def test_trickled_uploads_hold_no_database_connection_sqlite(live: LiveServer) -
 def test_trickled_uploads_hold_no_database_connection_postgres(
     tmp_path: Path, models_dir: Path, postgres_url: str
 ) -> None:
-    with fresh_postgres_database(postgres_url, "trickle") as database_url:
+    with fresh_database("postgres", tmp_dir=tmp_path, postgres_url=postgres_url) as database_url:
         server = _server(tmp_path, models_dir, database_url)
         server.start()
         try:

@@ -18,7 +18,7 @@ from botocore.config import Config
 from botocore.model import ListShape, MapShape, Shape, StructureShape
 from botocore.session import get_session
 
-from tests.attack.live_server import LiveServer, sqlite_server
+from tests.live_server import LiveServer, sqlite_server
 
 PHOTOS = Path(__file__).resolve().parents[1] / "fixtures" / "photos"
 REGION = "eu-central-1"
