@@ -19,9 +19,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.attack.conftest import ADMIN_KEY
-from tests.attack.live_server import sqlite_server
 from tests.attack.private_postgres import PrivatePostgres, Unavailable
+from tests.helpers import ADMIN_KEY
+from tests.live_server import sqlite_server
 
 
 def _iptables(action: str, port: int) -> None:

@@ -16,8 +16,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.attack.conftest import ADMIN_KEY
-from tests.attack.live_server import sqlite_server
+from tests.helpers import ADMIN_KEY
+from tests.live_server import sqlite_server
 
 
 @pytest.fixture

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 
-from tests.conftest import REPO
+from tests.helpers import REPO
 
 
 def test_every_door_operation_is_in_docs_compat_md() -> None:
