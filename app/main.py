@@ -93,6 +93,7 @@ def load_pipeline(settings: Settings) -> VisionPipeline | None:
             max_image_pixels=settings.max_image_pixels,
             embed_batch_window_ms=settings.embed_batch_window_ms,
             int8_models=settings.int8_models,
+            lean_detector=settings.lean_detector,
         )
     except (OSError, ValueError, KeyError) as exc:
         # Serve anyway: /readyz reports models_unavailable and CRUD keeps working.

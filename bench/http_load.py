@@ -280,6 +280,10 @@ def measure(
     return level
 
 
+def _service_name(int8_models: str) -> str:
+    return "facematch" if int8_models == "none" else f"facematch int8 {int8_models}"
+
+
 def facematch_env(work: Path, threads: int, workers: int) -> dict[str, str]:
     return {
         "FACEMATCH_DATA_DIR": str(work),
@@ -300,9 +304,11 @@ def run(
     thread_variants: list[tuple[int, int]],
     thread_concurrency: int,
     log=print,
+    int8_variants: tuple[str, ...] = ("none",),
+    gallery_images: int = 3600,
 ) -> dict:
     images = photos()
-    templates, labels = galleries.lfw_templates(log=log)
+    templates, labels = galleries.lfw_templates(gallery_images, log=log)
     vectors = galleries.synthetic(identities, templates, labels, per_identity=1, seed=11).vectors
     manifest = json.loads((REPO / "models" / "manifest.json").read_text())
     model_id = manifest["models"]["embedder"]["model_id"]
@@ -318,31 +324,42 @@ def run(
         headers = {"X-API-Key": API_KEY}
         fm_url_path = f"/v1/collections/{collection}/identify"
 
-        fm = Server("app.main:app", facematch_env(work, 2, 2), work / "facematch.log")
+        # One facematch server per int8 setting (FACEMATCH_INT8_MODELS), all up at once and
+        # measured level by level beside the baseline, so their ratios share the machine's load.
+        servers = {
+            _service_name(v): Server(
+                "app.main:app",
+                {**facematch_env(work, 2, 2), "FACEMATCH_INT8_MODELS": v},
+                work / f"facematch-int8-{v}.log",
+            )
+            for v in int8_variants
+        }
         base = Server(
             "bench.baseline.app:app",
             {"BASELINE_GALLERY": str(work / "baseline.npz")},
             work / "baseline.log",
         )
         try:
-            fm.wait_ready("/readyz")
+            for fm in servers.values():
+                fm.wait_ready("/readyz")
             base.wait_ready("/healthz")
             log(f"servers ready; {len(images)} photos, gallery {identities:,} identities")
             for c in levels:
-                results["levels"].append(
-                    asdict(
-                        measure(
-                            "facematch",
-                            fm,
-                            fm.base + fm_url_path,
-                            headers,
-                            images,
-                            c,
-                            requests,
-                            log,
+                for name, fm in servers.items():
+                    results["levels"].append(
+                        asdict(
+                            measure(
+                                name,
+                                fm,
+                                fm.base + fm_url_path,
+                                headers,
+                                images,
+                                c,
+                                requests,
+                                log,
+                            )
                         )
                     )
-                )
                 results["levels"].append(
                     asdict(
                         measure(
@@ -358,7 +375,8 @@ def run(
                     )
                 )
         finally:
-            fm.stop()
+            for fm in servers.values():
+                fm.stop()
             base.stop()
         for threads, workers in thread_variants:
             server = Server(
@@ -399,11 +417,15 @@ def markdown(results: dict) -> str:
             f"| {r['errors']} | {r['rss_mib']:.0f} |"
         )
     by = {(r["service"], r["concurrency"]): r for r in rows}
-    lines += ["", "| concurrency | throughput facematch / baseline |", "|---:|---:|"]
+    lines += ["", "| concurrency | service | throughput / baseline |", "|---:|---|---:|"]
+    services = [s for s in dict.fromkeys(r["service"] for r in rows) if s != "baseline"]
     for c in sorted({r["concurrency"] for r in rows}):
-        fm, base = by.get(("facematch", c)), by.get(("baseline", c))
-        if fm and base:
-            lines.append(f"| {c} | {fm['throughput_rps'] / base['throughput_rps']:.2f}× |")
+        base = by.get(("baseline", c))
+        for name in services:
+            fm = by.get((name, c))
+            if fm and base:
+                ratio = fm["throughput_rps"] / base["throughput_rps"]
+                lines.append(f"| {c} | {name} | {ratio:.2f}× |")
     if results["threads"]:
         lines += [
             "",
@@ -432,6 +454,19 @@ def main(argv: list[str] | None = None) -> dict:
         help="facematch onnxruntime threads x pool workers to compare",
     )
     parser.add_argument("--threads-concurrency", type=int, default=4)
+    parser.add_argument(
+        "--gallery-images",
+        type=int,
+        default=3600,
+        help="real LFW templates the synthetic gallery is fitted on (cached per count)",
+    )
+    parser.add_argument(
+        "--int8",
+        nargs="+",
+        default=["none"],
+        choices=["none", "embedder", "detector", "all"],
+        help="FACEMATCH_INT8_MODELS settings to serve side by side",
+    )
     parser.add_argument("--json", type=Path)
     args = parser.parse_args(argv)
     variants = [tuple(int(x) for x in v.split("x")) for v in args.threads]
@@ -443,6 +478,8 @@ def main(argv: list[str] | None = None) -> dict:
         variants,
         args.threads_concurrency,
         log=lambda m: print(m, flush=True),
+        int8_variants=tuple(args.int8),
+        gallery_images=args.gallery_images,
     )
     print(markdown(results))
     if args.json:

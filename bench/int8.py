@@ -29,6 +29,7 @@ import json
 import os
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +42,7 @@ from app.vision.align import align_face, load_template  # noqa: E402
 from app.vision.calibration import FarCalibration  # noqa: E402
 from app.vision.decode import decode_image  # noqa: E402
 from app.vision.detector import (  # noqa: E402
+    LEAN,
     DetectorConfig,
     MtcnnDetector,
     downscale_for_detection,
@@ -60,14 +62,13 @@ from facematch_eval.eval import (  # noqa: E402
 )
 
 CACHE = Path(os.environ.get("FACEMATCH_BENCH_CACHE", "/tmp/facematch-bench")) / "int8"
-# Detector variants: (int8 nets?, config). "fp32" and "int8" run the paper's thresholds (the
-# detector before issue 17); "lean" is today's default DetectorConfig.
-PAPER = DetectorConfig(thresholds=(0.6, 0.7, 0.7), nms_rnet=0.7)
+# Detector variants: (int8 nets?, config). "fp32" and "int8" run the default (paper) thresholds;
+# "lean" is FACEMATCH_LEAN_DETECTOR's.
 DETECTORS: dict[str, tuple[bool, DetectorConfig]] = {
-    "fp32": (False, PAPER),
-    "int8": (True, PAPER),
-    "lean": (False, DetectorConfig()),
-    "lean-norefine": (False, DetectorConfig(refine_landmarks=False)),
+    "fp32": (False, DetectorConfig()),
+    "int8": (True, DetectorConfig()),
+    "lean": (False, LEAN),
+    "lean-norefine": (False, replace(LEAN, refine_landmarks=False)),
 }
 EMBEDDERS = ("fp32", "int8")
 

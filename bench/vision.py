@@ -32,7 +32,6 @@ sys.path.insert(0, str(REPO))  # run as a script from anywhere in a checkout
 
 from app.vision.align import align_face  # noqa: E402
 from app.vision.decode import decode_image  # noqa: E402
-from app.vision.detector import DetectorConfig, MtcnnDetector  # noqa: E402
 from app.vision.pipeline import VisionPipeline  # noqa: E402
 from model_export.sources import dlib_model  # noqa: E402
 
@@ -82,14 +81,7 @@ def main(argv: list[str] | None = None) -> int:
     pipeline = VisionPipeline.load(args.models, threads=args.threads, flip_tta=True)
     plain_pipeline = VisionPipeline.load(args.models, threads=args.threads, flip_tta=False)
     int8_pipeline = VisionPipeline.load(args.models, threads=args.threads, int8_models="all")
-    # The detector before issue 17 (the paper's PNet threshold and RNet NMS), same code otherwise.
-    paper = VisionPipeline.load(args.models, threads=args.threads)
-    paper.detector = MtcnnDetector(
-        paper.detector._pnet,
-        paper.detector._rnet,
-        paper.detector._onet,
-        DetectorConfig(thresholds=(0.6, 0.7, 0.7), nms_rnet=0.7),
-    )
+    lean = VisionPipeline.load(args.models, threads=args.threads, lean_detector=True)
     hog = dlib.get_frontal_face_detector()
     predictor = dlib.shape_predictor(str(dlib_model("shape_predictor_5_face_landmarks.dat").path))
     descriptor = dlib.face_recognition_model_v1(
@@ -129,9 +121,9 @@ def main(argv: list[str] | None = None) -> int:
             ),
             (
                 "detect",
-                f"{label} ours, paper thresholds (before issue 17)",
+                f"{label} ours, lean detector (FACEMATCH_LEAN_DETECTOR)",
                 n,
-                lambda imgs=imgs: [paper.detect_pixels(i, min_face_size=40) for i in imgs],
+                lambda imgs=imgs: [lean.detect_pixels(i, min_face_size=40) for i in imgs],
             ),
             (
                 "detect",

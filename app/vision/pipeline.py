@@ -17,6 +17,7 @@ from app.vision.batcher import EmbedBatcher
 from app.vision.calibration import CALIBRATION_FILE, FarCalibration, ForeignScale
 from app.vision.decode import DecodedImage, decode_image, oriented_size
 from app.vision.detector import (
+    LEAN,
     Detections,
     MtcnnDetector,
     downscale_for_detection,
@@ -81,6 +82,7 @@ class VisionPipeline:
         calibration_file: Path = CALIBRATION_FILE,
         embed_batch_window_ms: float = 0.0,
         int8_models: Int8Models = "none",
+        lean_detector: bool = False,
     ) -> VisionPipeline:
         model_dir = Path(model_dir)
         manifest: dict[str, Any] = json.loads((model_dir / "manifest.json").read_text())
@@ -97,7 +99,11 @@ class VisionPipeline:
             )
         return cls(
             detector=MtcnnDetector.load(
-                model_dir, manifest, threads=threads, int8=uses_int8(int8_models, "detector")
+                model_dir,
+                manifest,
+                threads=threads,
+                int8=uses_int8(int8_models, "detector"),
+                config=LEAN if lean_detector else None,
             ),
             embedder=Embedder(model_dir, spec, threads=threads, flip_tta=flip_tta),
             template=load_template(manifest),

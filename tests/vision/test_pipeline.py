@@ -141,3 +141,11 @@ def test_int8_embedder_finds_the_same_person(models_dir: Path, photos: Path) -> 
     a, b = fp32.analyze(data)[0].template, int8.analyze(data)[0].template
     assert a is not None and b is not None
     assert float(a @ b) > 0.995
+
+
+def test_lean_detector_finds_the_same_faces(models_dir: Path, photos: Path) -> None:
+    """FACEMATCH_LEAN_DETECTOR: fewer candidates, the same faces (docs/thresholds.md)."""
+    lean = VisionPipeline.load(models_dir, threads=1, lean_detector=True)
+    assert lean.detector.config.thresholds[0] > 0.6
+    group = (photos / "multiface" / "dlib__2008_001322.jpg").read_bytes()
+    assert len(lean.detect(group)) == 3
