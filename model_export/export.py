@@ -77,6 +77,39 @@ def _int8_entry(
     return mf.int8_entry(fp32, target, expected)
 
 
+def _export_shape_predictor(
+    out: Path, entry: dict[str, Any] | None, force: bool
+) -> dict[str, Any] | None:
+    """dlib's 5-point shape predictor as numpy arrays (no ONNX: a tree cascade is cheaper in
+    numpy); the runtime cuts dlib's own face chips with it. Skipped when already current."""
+    from model_export.shape_predictor import (
+        SHAPE_PREDICTOR_FILE,
+        export_shape_predictor,
+        shape_predictor_weights,
+    )
+
+    source = shape_predictor_weights()
+    code = mf.file_sha256(Path(__file__).with_name("shape_predictor.py"))
+    if entry and not force:
+        recorded = entry.get("source", {})
+        path = out / entry["file"]
+        if (
+            recorded.get("sha256") == source.sha256()
+            and entry.get("code_sha256") == code
+            and path.is_file()
+            and mf.file_sha256(path) == entry.get("sha256")
+        ):
+            return entry
+    path = export_shape_predictor(out)
+    return {
+        "file": SHAPE_PREDICTOR_FILE,
+        "sha256": mf.file_sha256(path),
+        "kind": "dlib-shape-predictor-5",
+        "code_sha256": code,
+        "source": source.describe(),
+    }
+
+
 def export_all(
     out: Path,
     *,
@@ -131,6 +164,9 @@ def export_all(
             models[key] = entry
 
     manifest: mf.Manifest = {"format": mf.FORMAT, "exporter": exporter, "models": models}
+    landmarks = _export_shape_predictor(out, old.get("landmarks") if same_exporter else None, force)
+    if landmarks is not None:
+        manifest["landmarks"] = landmarks
     alignment = mf.alignment()
     if alignment is not None:
         manifest["alignment"] = alignment

@@ -141,7 +141,10 @@ def write(out: Path, manifest: Manifest) -> Path:
 def file_problems(out: Path, manifest: Manifest) -> list[str]:
     """Files missing or not matching their recorded sha256; empty when all is well."""
     problems = []
-    for key, entry in manifest.get("models", {}).items():
+    entries = dict(manifest.get("models", {}))
+    if "landmarks" in manifest:
+        entries["landmarks"] = manifest["landmarks"]
+    for key, entry in entries.items():
         path = out / entry["file"]
         if not path.is_file():
             problems.append(f"{key}: {path} is missing")

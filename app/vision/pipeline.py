@@ -24,6 +24,7 @@ from app.vision.detector import (
     rescale,
 )
 from app.vision.embedder import Embedder
+from app.vision.landmarks import ShapePredictor, dlib_chip_template, intensity, seed_rects
 from app.vision.onnx import model_spec, uses_int8
 from app.vision.quality import QualityThresholds, measure_quality
 from app.vision.quality import quality_issues as judge_quality
@@ -51,8 +52,13 @@ class VisionPipeline:
         max_image_pixels: int,
         quality_limits: QualityThresholds | None = None,
         embed_batch_window_ms: float = 0.0,
+        shape_predictor: ShapePredictor | None = None,
     ) -> None:
         self.detector = detector
+        # With dlib's shape predictor, chips are cut as dlib's get_face_chip cuts them (the frame
+        # the embedder was trained in); without it, MTCNN's points go onto the fitted template.
+        self.shape_predictor = shape_predictor
+        self._chip_template = dlib_chip_template() if shape_predictor is not None else template
         self.embedder = embedder
         # Off (0) embeds in the request's own thread; on, faces of concurrent requests share runs.
         self._batcher = (
@@ -83,6 +89,7 @@ class VisionPipeline:
         embed_batch_window_ms: float = 0.0,
         int8_models: Int8Models = "none",
         lean_detector: bool = False,
+        dlib_landmarks: bool = False,
     ) -> VisionPipeline:
         model_dir = Path(model_dir)
         manifest: dict[str, Any] = json.loads((model_dir / "manifest.json").read_text())
@@ -112,6 +119,11 @@ class VisionPipeline:
             detect_max_side=detect_max_side,
             max_image_pixels=max_image_pixels,
             embed_batch_window_ms=embed_batch_window_ms,
+            shape_predictor=(
+                ShapePredictor.load(model_dir / manifest["landmarks"]["file"])
+                if dlib_landmarks and "landmarks" in manifest
+                else None
+            ),
         )
 
     def close(self) -> None:
@@ -188,6 +200,36 @@ class VisionPipeline:
         min_size = max(12, round(min_face_size / factor))
         return rescale(self.detector.detect(small, min_face_size=min_size), factor)
 
+    def chip_points(self, rgb: np.ndarray, mtcnn_points: np.ndarray) -> np.ndarray:
+        """(n, 5, 2) points to cut each face's chip from: dlib's 5 points predicted from a box
+        seeded by MTCNN's, or MTCNN's own without the shape predictor."""
+        points = np.asarray(mtcnn_points, dtype=np.float64).reshape(-1, 5, 2)
+        if self.shape_predictor is None or len(points) == 0:
+            return points
+        rects = seed_rects(points, self.shape_predictor.initial)
+        h, w = rgb.shape[:2]
+        out = np.empty_like(points)
+        for k, rect in enumerate(rects):
+            # Only the face's surroundings are converted to intensity: the predictor's sample
+            # points stay within the box for any plausible shape, half a box more is ample.
+            margin = 0.5 * (rect[2] - rect[0])
+            x0, y0 = (max(0, int(np.floor(v - margin))) for v in rect[:2])
+            x1, y1 = (
+                min(w, int(np.ceil(rect[2] + margin)) + 1),
+                min(h, int(np.ceil(rect[3] + margin)) + 1),
+            )
+            if x1 - x0 < 2 or y1 - y0 < 2:
+                out[k] = points[k]
+                continue
+            offset = np.array([x0, y0, x0, y0], dtype=np.float64)
+            gray = intensity(rgb[y0:y1, x0:x1])
+            out[k] = self.shape_predictor.predict(gray, (rect - offset)[None])[0] + offset[:2]
+        return out
+
+    def chip(self, rgb: np.ndarray, cut_points: np.ndarray) -> np.ndarray:
+        """The 150×150 chip for one face from `chip_points`' points."""
+        return align_face(rgb, cut_points, self._chip_template)[0]
+
     def _find(
         self, decoded: DecodedImage, *, min_face_size: int, max_faces: int
     ) -> tuple[list[Face], list[np.ndarray]]:
@@ -203,13 +245,15 @@ class VisionPipeline:
         areas = (found.boxes[:, 2] - found.boxes[:, 0]) * (found.boxes[:, 3] - found.boxes[:, 1])
         order = np.argsort(-areas, kind="stable")[:max_faces]
         full_w, full_h = decoded.original_size
+        with stage_timer("align"):
+            chip_points = self.chip_points(pixels, found.landmarks[order])
         faces: list[Face] = []
         chips: list[np.ndarray] = []
-        for i in order:
+        for i, cut in zip(order, chip_points, strict=True):
             points = found.landmarks[i].astype(np.float64)
             deadline.check()
             with stage_timer("align"):
-                chip, _ = align_face(pixels, points, self.template)
+                chip = self.chip(pixels, cut)
             points_full = points * to_original
             x1, y1, x2, y2 = (float(v) * to_original for v in found.boxes[i])
             x1, y1 = max(0.0, x1), max(0.0, y1)

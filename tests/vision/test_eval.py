@@ -81,3 +81,32 @@ def test_far_table_is_monotone_and_reaches_one_impostor() -> None:
     assert np.all(np.diff(table[:, 1]) <= 0)
     assert table[0, 1] == 1.0
     assert table[:, 1][table[:, 1] > 0].min() <= 1e-5
+
+
+def test_people_disjoint_folds_keep_each_person_in_one_fold() -> None:
+    from app.eval import Pair, people_disjoint_folds
+
+    pairs = [Pair(f"P{i}/P{i}_0001.jpg", f"P{i}/P{i}_0002.jpg", True) for i in range(30)]
+    # P0 and P1 meet in a different-people pair, so all their pairs must share a fold.
+    pairs += [Pair("P0/P0_0001.jpg", "P1/P1_0001.jpg", False)]
+    pairs += [Pair(f"P{i}/P{i}_0001.jpg", f"Q{i}/Q{i}_0001.jpg", False) for i in range(2, 12)]
+    folds = people_disjoint_folds(pairs, n_folds=10)
+    assert sorted(np.concatenate(folds).tolist()) == list(range(len(pairs)))
+    fold_of_person: dict[str, int] = {}
+    for k, fold in enumerate(folds):
+        for i in fold:
+            for path in (pairs[i].first, pairs[i].second):
+                assert fold_of_person.setdefault(path.split("/")[0], k) == k
+    assert max(len(f) for f in folds) - min(len(f) for f in folds) <= 3
+
+
+def test_mcnemar_counts_discordant_pairs_and_gives_the_exact_p_value() -> None:
+    from app.eval import mcnemar
+
+    first = np.array([True] * 90 + [True] * 8 + [False] * 2)
+    second = np.array([True] * 90 + [False] * 8 + [True] * 2)
+    b, c, p = mcnemar(first, second)
+    assert (b, c) == (8, 2)
+    # two-sided binomial(10, 0.5) tail at 2: 2 * (1 + 10 + 45) / 1024
+    assert p == pytest.approx(2 * 56 / 1024)
+    assert mcnemar(first, first) == (0, 0, 1.0)
