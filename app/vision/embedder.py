@@ -27,6 +27,13 @@ class Embedder:
         self.dim: int = int(spec.get("output", {}).get("dim", 128))
         self.flip_tta = flip_tta
 
+    def descriptors(self, chips: np.ndarray) -> np.ndarray:
+        """(n, 150, 150, 3) uint8 RGB → the network's raw (n, dim) outputs, as dlib returns them."""
+        x = (chips.astype(np.float32) - self._mean) * self._scale
+        x = np.ascontiguousarray(x.transpose(0, 3, 1, 2))
+        (raw,) = self._session.run([self._output_name], {self._input_name: x})
+        return np.asarray(raw, dtype=np.float32)
+
     def embed(self, chips: np.ndarray) -> np.ndarray:
         """(n, 150, 150, 3) uint8 RGB → (n, dim) float32 unit vectors.
 
@@ -38,10 +45,7 @@ class Embedder:
         if n == 0:
             return np.zeros((0, self.dim), np.float32)
         batch = np.concatenate([chips, chips[:, :, ::-1]]) if self.flip_tta else chips
-        x = (batch.astype(np.float32) - self._mean) * self._scale
-        x = np.ascontiguousarray(x.transpose(0, 3, 1, 2))
-        (out,) = self._session.run([self._output_name], {self._input_name: x})
-        raw: np.ndarray = np.asarray(out, dtype=np.float32)
+        raw = self.descriptors(batch)
         if self.flip_tta:
             raw = raw[:n] / np.linalg.norm(raw[:n], axis=1, keepdims=True) + raw[
                 n:

@@ -49,11 +49,16 @@ def test_matches_dlib_on_hog_boxes(predictor: ShapePredictor) -> None:
     assert np.mean(np.array(errors) == 0) >= 0.8
 
 
-def test_seeded_from_mtcnn_points_lands_on_the_eye_corners(pipeline: VisionPipeline) -> None:
+@pytest.fixture(scope="module")
+def dlib_pipeline(models_dir: Path, predictor: ShapePredictor) -> VisionPipeline:
+    return VisionPipeline.load(models_dir, threads=2, dlib_landmarks=True)
+
+
+def test_seeded_from_mtcnn_points_lands_on_the_eye_corners(dlib_pipeline: VisionPipeline) -> None:
     """The seed box from MTCNN's eyes lets the cascade converge: the predicted eye corners
     straddle MTCNN's pupils, and the chip cut from them puts the eyes where dlib's chips do."""
-    if pipeline.shape_predictor is None:
-        pytest.skip("models were exported without the shape predictor")
+    pipeline = dlib_pipeline
+    assert pipeline.shape_predictor is not None
     rgb = _rgb(PHOTOS / "obama" / "obama2.jpg")
     found = pipeline.detector.detect(rgb)
     mtcnn = found.landmarks[:1].astype(np.float64)
