@@ -539,6 +539,32 @@ def calibration(
     }
 
 
+def far_holdout(
+    templates: Templates,
+    fit_images: Sequence[str],
+    check_images: Sequence[str],
+    variant: str,
+    fars: Sequence[float] = (1e-2, 1e-3, 1e-4, 1e-5),
+) -> str:
+    """Markdown: thresholds set at these FARs on one set of people's impostor pairs, and the FAR
+    they actually give on another, people-disjoint set (DevTrain → DevTest): how far the
+    calibration can be trusted on people it never saw."""
+    fit = np.sort(impostor_scores(templates, fit_images, variant))
+    check = np.sort(impostor_scores(templates, check_images, variant))
+    lines = [
+        f"| target FAR | threshold ({len(fit):,} fit pairs) | FAR on {len(check):,} held-out"
+        " pairs | ratio |",
+        "|---|---|---|---|",
+    ]
+    for far in fars:
+        t = threshold_at_far(fit, far)
+        measured = (len(check) - np.searchsorted(check, t, side="left")) / len(check)
+        resolved = far * len(check) >= 10  # ~10 expected impostors, else the count is noise
+        note = "" if resolved else " (under 10 expected pairs: not resolved)"
+        lines.append(f"| {far:g} | {t:.4f} | {measured:.2e} | {measured / far:.2f}{note} |")
+    return "\n".join(lines)
+
+
 def operating_points(
     result: Result, impostors: np.ndarray, fars: Sequence[float] = (1e-2, 1e-3, 1e-4, 1e-5, 1e-6)
 ) -> str:
@@ -655,6 +681,9 @@ def main(argv: list[str] | None = None) -> int:
         for result, variant in ((results[0], "plain"), (results[1], "flip")):
             print(f"\noperating points, {result.name}:")
             print(operating_points(result, impostor_scores(ours, images, variant)))
+            if train is not None:
+                print(f"\nFAR held out (fit on train-pair images, check on test), {result.name}:")
+                print(far_holdout(ours, train.images(), test.images(), variant))
         args.calibration_out.write_text(json.dumps(doc, indent=None, separators=(",", ":")) + "\n")
         thresholds = {k: v["similarity"] for k, v in doc["default_threshold"].items()}
         print(

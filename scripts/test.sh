@@ -8,6 +8,11 @@ cd "$(dirname "$0")/.."
 scripts/setup.sh export,dev
 scripts/lint.sh  # the static gate: a lint, type or layering error fails the suite before pytest
 scripts/install_browser.sh
+# The non-face photo set (Debian packages' wallpapers and tuxpaint stamps, ~60 MB, outside git) for
+# the detector-precision test; best effort: without apt-get the test skips and says why.
+if [ ! -f data/nonface/PROVENANCE.tsv ] && command -v apt-get >/dev/null; then
+  .venv/bin/python scripts/fetch_nonface.py --out data/nonface || echo "non-face set not built"
+fi
 export FACEMATCH_DATA=${FACEMATCH_DATA:-$(cd .. && pwd)/shared/data}
 if [ -z "${FACEMATCH_TEST_PGVECTOR_URL:-}" ]; then
   pgvector_data=$(mktemp -d "${TMPDIR:-/tmp}/facematch-pgvector.XXXXXX")

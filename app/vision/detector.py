@@ -37,6 +37,10 @@ class DetectorConfig:
     # View 1, 3,200 pairs, 10-fold CV with flip TTA: 98.78% → 98.97% accuracy, AUC 0.99912 →
     # 0.99950 (docs/thresholds.md); it costs one small ONet batch per photo.
     refine_landmarks: bool = True
+    # Faces scoring below this are not reported (ONet's own 0.7 still gates its NMS). Measured in
+    # docs/thresholds.md "Detection": the false-faces-per-photo vs recall curve on ~500 non-face
+    # photos, photos/multiface and LFW.
+    report_threshold: float = 0.7
 
 
 # The lean path (FACEMATCH_LEAN_DETECTOR, opt-in): PNet threshold 0.85 instead of 0.6 and RNet NMS
@@ -286,6 +290,9 @@ class MtcnnDetector:
         boxes, score, reg, marks = boxes[passed], score[passed], reg[passed], marks[passed]
         regressed = _regress(boxes, reg)
         keep = nms(regressed, score, cfg.nms_onet, method="min")
+        keep = keep[score[keep] >= cfg.report_threshold]
+        if len(keep) == 0:
+            return Detections.empty()
         boxes, regressed, score, marks = boxes[keep], regressed[keep], score[keep], marks[keep]
         if cfg.refine_landmarks:
             boxes = _square(regressed)
