@@ -46,7 +46,8 @@ def _similarity_2x2(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
     d[np.linalg.det(u) * np.linalg.det(vt) < 0, 1] = -1.0
     rotation = np.einsum("nij,nj,njk->nik", u, d, vt)
     scale = (s * d).sum(axis=1) / var
-    return scale[:, None, None] * rotation
+    linear: np.ndarray = scale[:, None, None] * rotation
+    return linear
 
 
 class ShapePredictor:
@@ -117,7 +118,8 @@ class ShapePredictor:
 
 def intensity(rgb: np.ndarray) -> np.ndarray:
     """dlib's `get_pixel_intensity` of an RGB pixel: the integer mean of the three channels."""
-    return (rgb.astype(np.uint16).sum(axis=2) // 3).astype(np.uint8)
+    gray: np.ndarray = (rgb.astype(np.uint16).sum(axis=2) // 3).astype(np.uint8)
+    return gray
 
 
 def seed_rects(mtcnn_points: np.ndarray, initial_shape: np.ndarray) -> np.ndarray:

@@ -84,7 +84,7 @@ def test_far_table_is_monotone_and_reaches_one_impostor() -> None:
 
 
 def test_people_disjoint_folds_keep_each_person_in_one_fold() -> None:
-    from app.eval import Pair, people_disjoint_folds
+    from facematch_eval.eval import Pair, people_disjoint_folds
 
     pairs = [Pair(f"P{i}/P{i}_0001.jpg", f"P{i}/P{i}_0002.jpg", True) for i in range(30)]
     # P0 and P1 meet in a different-people pair, so all their pairs must share a fold.
@@ -101,7 +101,7 @@ def test_people_disjoint_folds_keep_each_person_in_one_fold() -> None:
 
 
 def test_mcnemar_counts_discordant_pairs_and_gives_the_exact_p_value() -> None:
-    from app.eval import mcnemar
+    from facematch_eval.eval import mcnemar
 
     first = np.array([True] * 90 + [True] * 8 + [False] * 2)
     second = np.array([True] * 90 + [False] * 8 + [True] * 2)
