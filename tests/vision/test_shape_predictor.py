@@ -10,7 +10,7 @@ import pytest
 from app.vision.decode import decode_image
 from app.vision.landmarks import ShapePredictor, dlib_chip_template, intensity, seed_rects
 from app.vision.pipeline import VisionPipeline
-from tests.conftest import PHOTOS
+from tests.helpers import PHOTOS
 
 
 @pytest.fixture(scope="module")
