@@ -55,6 +55,15 @@ def suites(quick: bool, out: Path) -> dict[str, list[str]]:
             str(out / "batcher.json"),
             *(["--requests", "48", "--rounds", "1"] if quick else []),
         ],
+        "pgvector": [
+            "bench.pgvector",
+            "--sizes",
+            *(["100000"] if quick else ["100000", "1000000"]),
+            "--replicas",
+            *(["1", "2"] if quick else ["1", "2", "4"]),
+            "--json",
+            str(out / "pgvector.json"),
+        ],
     }
 
 
@@ -76,7 +85,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true")
     parser.add_argument(
-        "--only", nargs="*", help="subset: vision embedder search startup http batcher"
+        "--only", nargs="*", help="subset: vision embedder search startup http batcher pgvector"
     )
     args = parser.parse_args(argv)
     # Quick runs never overwrite the full results that bench/README.md quotes.
