@@ -265,7 +265,9 @@ def install_observability(
         configure_json_logging(log_level)
 
     async def metrics(request: Request) -> Response:
-        token = request.app.state.settings.metrics_token
+        # An app built without Settings (install_observability on its own) has no token to ask.
+        settings = getattr(request.app.state, "settings", None)
+        token = settings.metrics_token if settings is not None else None
         if token is not None:
             # The page names every tenant's collection ids: with a token set, scrapers present
             # it as a bearer token (Prometheus `authorization` / `bearer_token`).
