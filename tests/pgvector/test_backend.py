@@ -84,8 +84,12 @@ def test_search_returns_the_exact_neighbours_and_similarities(url: str) -> None:
     exact = queries @ vecs.T
     top = np.argsort(-exact, axis=1)[:, :10]
     assert (found == ids[top]).mean() >= 0.99
-    # Similarities are the inner products of the stored float32 vectors, not graph estimates.
-    np.testing.assert_allclose(sims, np.take_along_axis(exact, top, axis=1), atol=1e-5)
+    # Similarities are the inner products of the stored float32 vectors with the faces found,
+    # not graph estimates. (Compared per found face: the graph may miss 1 in 100 of the exact
+    # top ten, and then the sim in that slot is rightly another face's.)
+    position = {int(face_id): i for i, face_id in enumerate(ids)}
+    columns = np.vectorize(position.__getitem__)(found)
+    np.testing.assert_allclose(sims, np.take_along_axis(exact, columns, axis=1), atol=1e-5)
     assert (np.diff(sims, axis=1) <= 1e-7).all()  # best first
 
 
