@@ -31,9 +31,9 @@ def test_rate_limit_is_a_throttling_exception(limited: Served) -> None:
         rek.list_collections()
     error = raised.value.response
     assert error["Error"]["Code"] == "ThrottlingException"
-    # Rekognition's model marks ThrottlingException a server fault (5xx), which is what makes
-    # every AWS SDK back off and retry it.
-    assert error["ResponseMetadata"]["HTTPStatusCode"] == 500
+    # 429, not the 500 of Rekognition's fault shape: a throttled caller is no server error, and
+    # botocore still backs off and retries ThrottlingException by its code.
+    assert error["ResponseMetadata"]["HTTPStatusCode"] == 429
     assert int(error["ResponseMetadata"]["HTTPHeaders"]["retry-after"]) >= 1
     # Another key has its own bucket.
     assert (

@@ -2,9 +2,12 @@
 `application/x-amz-json-1.1`, with an `x-amzn-RequestId` header, and the one table from facematch's
 problem codes to Rekognition's exceptions.
 
-Statuses follow the service model and Rekognition's error table: client errors are 400; the
-shapes the model marks `"fault": true` (InternalServerError, ThrottlingException) are 500, which
-is also what makes botocore retry them. facematch's rate limit is ThrottlingException, as on AWS.
+Statuses: client errors are 400, as in Rekognition's error table. A failure translated from a
+facematch problem keeps that problem's own status where it says "try later": the rate limit is
+ThrottlingException with 429 and Retry-After, an unavailable database or model or a timed-out
+analysis is 503. botocore retries ThrottlingException by its code and 429/503 by status, so
+clients back off exactly as with AWS, and a monitor never counts a throttled caller as a server
+error. Only a real fault (InternalServerError) is 500.
 """
 
 from __future__ import annotations
@@ -19,11 +22,19 @@ CONTENT_TYPE = "application/x-amz-json-1.1"
 
 
 class RekognitionError(Exception):
-    def __init__(self, code: str, message: str, *, headers: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        code: str,
+        message: str,
+        *,
+        headers: dict[str, str] | None = None,
+        status: int | None = None,
+    ) -> None:
         super().__init__(message)
         self.code = code
         self.message = message
         self.headers = headers or {}
+        self.status = status  # None: the code's own status (`status_of`)
 
 
 # facematch problem code -> Rekognition exception. Anything not listed is InternalServerError.
@@ -56,12 +67,17 @@ def status_of(code: str) -> int:
 
 
 def error_response(
-    code: str, message: str, *, request_id: str, headers: dict[str, str] | None = None
+    code: str,
+    message: str,
+    *,
+    request_id: str,
+    headers: dict[str, str] | None = None,
+    status: int | None = None,
 ) -> Response:
     body = json.dumps({"__type": code, "message": message}).encode()
     return Response(
         body,
-        status_code=status_of(code),
+        status_code=status or status_of(code),
         media_type=CONTENT_TYPE,
         headers={"x-amzn-RequestId": request_id, **(headers or {})},
     )

@@ -38,15 +38,25 @@ def _as_rekognition(exc: Exception) -> RekognitionError:
     if isinstance(exc, model.ValidationFailure):
         return RekognitionError("ValidationException", str(exc))
     info = error_info(exc)  # the one description of any failure, shared by every door
+    # "Try later" keeps facematch's status (429 rate limit, 503 unavailable or timed out):
+    # see errors.py. Everything else takes the Rekognition code's own status.
+    retry_later = info.status == 429 or info.status > 500
     return RekognitionError(
-        CODE_OF.get(info.code, "InternalServerError"), info.detail, headers=info.headers
+        CODE_OF.get(info.code, "InternalServerError"),
+        info.detail,
+        headers=info.headers,
+        status=info.status if retry_later else None,
     )
 
 
 def _answer(exc: Exception) -> Response:
     error = _as_rekognition(exc)
     return error_response(
-        error.code, error.message, request_id=_request_id(), headers=error.headers
+        error.code,
+        error.message,
+        request_id=_request_id(),
+        headers=error.headers,
+        status=error.status,
     )
 
 
