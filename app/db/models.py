@@ -60,8 +60,21 @@ class Face(Base):
     """One enrolled template. `id` is also the FAISS label of the template."""
 
     __tablename__ = "faces"
-    # Ids are never reused, even on SQLite: they are the index labels (migration 0003).
-    __table_args__ = ({"sqlite_autoincrement": True},)
+    __table_args__ = (
+        # An identity holds a photo enrolled one face per photo (/v1, DeepStack, CompreFace) once,
+        # even when concurrent enrolls of it race (migration 0006). Partial: face-centred faces
+        # (Rekognition) may share a photo within one identity.
+        sa.Index(
+            "uq_faces_identity_photo",
+            "identity_id",
+            "content_sha256",
+            unique=True,
+            sqlite_where=sa.text("unique_photo"),
+            postgresql_where=sa.text("unique_photo"),
+        ),
+        # Ids are never reused, even on SQLite: they are the index labels (migration 0003).
+        {"sqlite_autoincrement": True},
+    )
 
     id: Mapped[int] = mapped_column(BigIntId, primary_key=True, autoincrement=True)
     identity_id: Mapped[uuid.UUID] = mapped_column(
@@ -77,6 +90,12 @@ class Face(Base):
     content_sha256: Mapped[str] = mapped_column(sa.String(64))
     # Rekognition's IndexFaces label; kept on the face so it survives AssociateFaces.
     external_image_id: Mapped[str | None] = mapped_column(sa.String(255))
+    # True for a face enrolled as its photo's one face of the identity (/v1, DeepStack,
+    # CompreFace): the identity holds that photo at most once. False for face-centred faces
+    # (Rekognition's IndexFaces, and faces AssociateFaces/DisassociateFaces moved): one user may
+    # legitimately hold several faces of one photo (the photo indexed twice, or two faces of a
+    # group photo associated with one user), so the rule cannot cover them.
+    unique_photo: Mapped[bool] = mapped_column(sa.Boolean, default=False, server_default=sa.false())
     created_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow)
 
 

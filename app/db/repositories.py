@@ -252,8 +252,12 @@ def add_faces(
     model_id: str,
     faces: Sequence[tuple[np.ndarray, dict[str, Any], dict[str, Any], str]],
     external_image_id: str | None = None,
+    unique_photo: bool = True,
 ) -> list[Face]:
-    """Insert (template, box, quality, sha256) rows and their "add" changes in this transaction."""
+    """Insert (template, box, quality, sha256) rows and their "add" changes in this transaction.
+
+    `unique_photo`: the identity may hold each photo once (enroll); the unique index refuses a
+    second face of the same photo with IntegrityError at flush. False for face-centred faces."""
     _lock_change_log(session)
     keyring = session_keyring(session)
     rows = [
@@ -266,6 +270,7 @@ def add_faces(
             quality=quality,
             content_sha256=sha256,
             external_image_id=external_image_id,
+            unique_photo=unique_photo,
         )
         for template, box, quality, sha256 in faces
     ]

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from app.db import repositories as repo
@@ -102,25 +103,35 @@ def index_photo(
     digest = hashlib.sha256(image).hexdigest()
     width, height = size
     records: list[tuple[FaceRecord, EmbeddedFace]] = []
-    for face in accepted:
-        holder = repo.add_identity(
-            session,
-            collection_id=collection_id,
-            external_id=None,
-            display_name=None,
-            metadata=dict(HOLDER_METADATA),
-        )
-        box = box_json(face) | {"image_width": width, "image_height": height}
-        (row,) = repo.add_faces(
-            session,
-            identity=holder,
-            model_id=pipeline.model_id,
-            faces=[(face.template, box, quality_json(face), digest)],
-            external_image_id=external_image_id,
-        )
-        records.append((FaceRecord(row, None), face))
+    try:
+        for face in accepted:
+            holder = repo.add_identity(
+                session,
+                collection_id=collection_id,
+                external_id=None,
+                display_name=None,
+                metadata=dict(HOLDER_METADATA),
+            )
+            # `image_width` in the box marks a face-centred face (migration 0006 relies on it).
+            box = box_json(face) | {"image_width": width, "image_height": height}
+            (row,) = repo.add_faces(
+                session,
+                identity=holder,
+                model_id=pipeline.model_id,
+                faces=[(face.template, box, quality_json(face), digest)],
+                external_image_id=external_image_id,
+                unique_photo=False,  # each face has its own holder; several may meet in one user
+            )
+            records.append((FaceRecord(row, None), face))
+        if records:
+            session.commit()
+    except IntegrityError:
+        # The collection was deleted while the photo was analysed (the foreign keys refuse its
+        # holders): answer as if the delete had come first, 404, not 409.
+        session.rollback()
+        require_collection(session=session, collection_id=collection_id)
+        raise
     if records:
-        session.commit()
         index.catch_up(session)
     return IndexedPhoto(size, records, unindexed)
 
@@ -274,6 +285,8 @@ def associate_faces(
                 continue
         moved.append((record.face, record.face.identity_id))
         record.face.identity_id = user.id
+        # Face-centred from now on: the user may hold other faces of the same photo.
+        record.face.unique_photo = False
         done.append(fid)
     session.flush()
     for _, old in moved:
@@ -325,6 +338,7 @@ def _move_to_new_holder(session: Session, face: FaceRow) -> None:
         metadata=dict(HOLDER_METADATA),
     )
     face.identity_id = holder.id
+    face.unique_photo = False  # a face-centred face now, as IndexFaces makes them
     session.flush()
 
 

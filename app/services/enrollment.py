@@ -7,13 +7,14 @@ import uuid
 from dataclasses import dataclass, field
 from functools import partial
 
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from app.db import repositories as repo
 from app.db.engine import release_connection
 from app.db.models import Face as FaceRow
 from app.services.collections import require_collection, require_compatible_model
-from app.services.errors import FaceRejected, NotFound
+from app.services.errors import Conflict, FaceRejected, NotFound
 from app.services.face_index import FaceIndex
 from app.services.faces import box_json, quality_json
 from app.services.identities import require_identity
@@ -100,18 +101,19 @@ def enroll_faces(
 ) -> EnrollResult:
     """Enroll one face per photo; photos that fail are listed in `rejected`.
 
-    Raises FaceRejected (with every rejection) when no photo yields a usable face.
+    Raises FaceRejected (with every rejection) when no photo yields a usable face, and NotFound
+    when the identity or its collection is gone, also when a delete wins a race with the enroll.
     """
     collection = require_collection(session=session, collection_id=collection_id)
-    identity = require_identity(
-        session=session, collection_id=collection_id, identity_id=identity_id
-    )
+    require_identity(session=session, collection_id=collection_id, identity_id=identity_id)
     require_compatible_model(collection, pipeline.model_id)
     # Photos already enrolled for the identity (or sent twice in this request) are refused before
     # any analysis, so a resumed import or a client retry costs no CPU.
     digests = [hashlib.sha256(data).hexdigest() for data in images]
-    duplicates = _duplicates(digests, repo.known_hashes(session, identity_id=identity.id))
+    duplicates = _duplicates(digests, repo.known_hashes(session, identity_id=identity_id))
     fresh = [i for i in range(len(images)) if i not in duplicates]
+    # From here on only ids are used: the rollback expires the rows read above, and reloading one
+    # that a concurrent delete removed raised ObjectDeletedError (a 500, issue 11).
     release_connection(session)  # enroll may take a second per photo
     outcomes = runner.run_many(
         [
@@ -125,40 +127,85 @@ def enroll_faces(
             for i in fresh
         ]
     )
-    # Enrolled by a concurrent request while we computed: still a duplicate.
-    known = repo.known_hashes(session, identity_id=identity.id)
     judged_by_index: dict[int, EmbeddedFace | Rejection] = {i: duplicates[i] for i in duplicates}
     for i, outcome in zip(fresh, outcomes, strict=True):
-        judged = _judge(i, outcome, pipeline, largest_only)
-        if not isinstance(judged, Rejection) and digests[i] in known:
-            judged = _duplicate(i)
-        judged_by_index[i] = judged
+        judged_by_index[i] = _judge(i, outcome, pipeline, largest_only)
+    for _ in range(_STORE_ATTEMPTS):
+        rows, rejected = _store(
+            session,
+            collection_id=collection_id,
+            identity_id=identity_id,
+            model_id=pipeline.model_id,
+            digests=digests,
+            judged_by_index=judged_by_index,
+        )
+        if rows:
+            index.catch_up(session)
+            return EnrollResult(rows, rejected)
+    # Each retry follows a concurrent writer that stored one of these photos; that many in a row
+    # is not a race any more.
+    raise Conflict("the identity's photos kept changing during the enroll; try again")
+
+
+# A retry is needed only when a concurrent enroll stored one of this request's photos between
+# our check and our insert; every retry turns at least one photo into a duplicate, so a request
+# of many photos racing many others may need a few.
+_STORE_ATTEMPTS = 5
+
+
+def _store(
+    session: Session,
+    *,
+    collection_id: uuid.UUID,
+    identity_id: uuid.UUID,
+    model_id: str,
+    digests: list[str],
+    judged_by_index: dict[int, EmbeddedFace | Rejection],
+) -> tuple[list[FaceRow], list[Rejection]]:
+    """Insert the accepted faces and commit; ([], _) when the insert lost a race and must be
+    tried again. Raises FaceRejected when nothing is left to store, NotFound when the identity or
+    its collection is gone."""
+    # Enrolled by a concurrent request while we computed: still a duplicate.
+    known = repo.known_hashes(session, identity_id=identity_id)
     accepted: list[tuple[EmbeddedFace, str]] = []
     rejected: list[Rejection] = []
-    for i in range(len(images)):
+    for i, digest in enumerate(digests):
         judged = judged_by_index[i]
+        if not isinstance(judged, Rejection) and digest in known:
+            judged = judged_by_index[i] = _duplicate(i)
         if isinstance(judged, Rejection):
             rejected.append(judged)
         else:
-            accepted.append((judged, digests[i]))
-    if not accepted:
-        first = rejected[0]
-        raise FaceRejected(first.reason, code=first.code, rejected=[_rej(r) for r in rejected])
+            accepted.append((judged, digest))
     # Re-read under this transaction: the identity may have been deleted while we computed.
+    require_collection(session=session, collection_id=collection_id)
     identity = require_identity(
         session=session, collection_id=collection_id, identity_id=identity_id
     )
-    rows = repo.add_faces(
-        session,
-        identity=identity,
-        model_id=pipeline.model_id,
-        faces=[
-            (face.template, box_json(face), quality_json(face), digest) for face, digest in accepted
-        ],
-    )
-    session.commit()
-    index.catch_up(session)
-    return EnrollResult(rows, rejected)
+    if not accepted:
+        first = rejected[0]
+        raise FaceRejected(first.reason, code=first.code, rejected=[_rej(r) for r in rejected])
+    try:
+        rows = repo.add_faces(
+            session,
+            identity=identity,
+            model_id=model_id,
+            faces=[
+                (face.template, box_json(face), quality_json(face), digest)
+                for face, digest in accepted
+            ],
+        )
+        session.commit()
+    except IntegrityError:
+        # Between the reads above and this insert another request committed: an enroll of one
+        # of these photos (the unique index uq_faces_identity_photo), or a delete of the identity
+        # or its collection (the foreign keys). Answer as if it had come first: the duplicates
+        # are found by the next attempt's check, a delete as 404 here.
+        session.rollback()
+        require_collection(session=session, collection_id=collection_id)
+        require_identity(session=session, collection_id=collection_id, identity_id=identity_id)
+        return [], rejected
+    return rows, rejected
 
 
 def _duplicate(

@@ -135,6 +135,9 @@ def enroll(
     check_name(subject)
     require_collection(session=session, collection_id=collection_id)
     identity, created = _find_or_create(session, collection_id, subject)
+    # The id, not the row: enroll ends the transaction, and reloading a row a concurrent delete
+    # removed raises ObjectDeletedError (a 500).
+    identity_id = identity.id
     try:
         return enroll_faces(
             session=session,
@@ -142,7 +145,7 @@ def enroll(
             pipeline=pipeline,
             runner=runner,
             collection_id=collection_id,
-            identity_id=identity.id,
+            identity_id=identity_id,
             images=images,
             largest_only=largest_only,
             min_face_size=min_face_size,
@@ -155,7 +158,7 @@ def enroll(
                     session=session,
                     index=index,
                     collection_id=collection_id,
-                    identity_id=identity.id,
+                    identity_id=identity_id,
                 )
         raise
 
