@@ -59,7 +59,11 @@ floats are rounded and long lists shortened for reading. The machine-readable co
   `total`, `limit`, `offset`.
 - **Resuming uploads**: every face carries `content_sha256` (hex SHA-256 of the photo's bytes);
   a photo already enrolled for the identity is refused as `duplicate_image` before any analysis,
-  so compare hashes with `GET .../faces` to skip what is there (`facematch import` does).
+  so compare hashes with `GET .../faces` to skip what is there (`facematch import` does). Concurrent
+  enrolls of one photo store it once (the database enforces it); the others answer
+  `duplicate_image` too, so a retried upload is always safe.
+- **Deletes win races**: an enroll whose identity or collection is deleted while its photos are
+  analysed stores nothing and answers 404 `not_found`, as if the delete had come first.
 - **Similarity** is the cosine of L2-normalised 128-D templates (-1..1); `match` compares it with
   the model's default threshold unless `threshold=` is given. See docs/thresholds.md.
 - Every response carries `X-Request-ID` (send your own to correlate logs).
