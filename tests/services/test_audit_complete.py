@@ -56,7 +56,11 @@ def test_every_write_of_every_audited_entity_leaves_its_row(session: Session) ->
     session.commit()
     vector = np.ones(128, np.float32) / np.sqrt(128)
     faces = repo.add_faces(
-        session, identity=identity, model_id="m@1", faces=[(vector, {}, {}, "0" * 64)] * 2
+        session,
+        identity=identity,
+        model_id="m@1",
+        # Two photos: one identity holds a photo once (migration 0006).
+        faces=[(vector, {}, {}, digit * 64) for digit in "01"],
     )
     session.commit()
     repo.delete_face(session, faces[0])
