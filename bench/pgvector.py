@@ -28,13 +28,17 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import fcntl
 import itertools
 import json
 import os
 import platform
+import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -71,6 +75,8 @@ class Row:
     ram_bytes_per_template: float
     db_bytes_per_template: float
     queries: int
+    # FAISS only: a fresh replica's start from the snapshot another replica saved (pgvector: None)
+    snapshot_ready_s: float | None = None
 
 
 def _server() -> tuple[str, Path | None]:
@@ -118,6 +124,58 @@ def _timed_searches(search, queries: np.ndarray) -> tuple[np.ndarray, list[float
     return np.asarray(found), latencies
 
 
+@contextlib.contextmanager
+def _locked(path: Path | None, what: str, log):
+    """Hold the machine's benchmark lock (flock(2), as `flock(1)` takes it) for a timed phase only:
+    builds run unlocked, latencies and throughput under it (the cores are shared)."""
+    if path is None:
+        yield
+        return
+    with open(path, "a") as handle:
+        t = time.perf_counter()
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        log(f"  [lock {path} for {what}: waited {time.perf_counter() - t:.0f} s]")
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _server_settings(url: str) -> dict[str, str]:
+    names = (
+        "server_version",
+        "shared_buffers",
+        "maintenance_work_mem",
+        "max_parallel_maintenance_workers",
+        "effective_cache_size",
+        "jit",
+    )
+    with psycopg.connect(_dsn(url)) as conn:
+        return {n: str(conn.execute(f"SHOW {n}").fetchone()[0]) for n in names}
+
+
+def _prewarm(session, collection: str) -> None:
+    table = vectors.partition_name(collection)
+    try:
+        session.execute(sa.text("CREATE EXTENSION IF NOT EXISTS pg_prewarm"))
+        session.execute(sa.text("SELECT pg_prewarm(CAST(:t AS regclass))"), {"t": table})
+        session.execute(sa.text("SELECT pg_prewarm(CAST(:t AS regclass))"), {"t": table + "_hnsw"})
+        session.commit()
+    except sa.exc.DBAPIError:
+        session.rollback()  # no pg_prewarm on this server: the warm-up queries alone
+
+
+def _exact_top(queries: np.ndarray, vectors: np.ndarray, k: int) -> np.ndarray:
+    """Face ids (1-based, as fill() numbers them) of each query's k nearest, by exact search."""
+    truth = np.empty((len(queries), k), dtype=np.int64)
+    for start in range(0, len(queries), 50):
+        sims = queries[start : start + 50] @ vectors.T
+        top = np.argpartition(-sims, k, axis=1)[:, :k]
+        order = np.take_along_axis(sims, top, axis=1).argsort(axis=1)[:, ::-1]
+        truth[start : start + 50] = np.take_along_axis(top, order, axis=1) + 1
+    return truth
+
+
 def bench_size(
     server: str,
     size: int,
@@ -127,39 +185,110 @@ def bench_size(
     requests: int,
     log,
     lfw_images: int = 3600,
+    *,
+    lock: Path | None = None,
+    keep: bool = False,
 ) -> tuple[list[Row], list[dict]]:
+    """One gallery of `size` in a database named after the size: built (filled, both indexes)
+    unless a kept one exists (`keep`: leave it and the FAISS snapshot for the next run, so a
+    change to the search path is measured again without rebuilding)."""
     templates, labels = galleries.lfw_templates(lfw_images, log=log)
     gal = galleries.synthetic(size, templates, labels, seed=size)
     queries = galleries.queries(gal, n_queries, seed=size + 1)
-    exact = queries @ gal.vectors.T
-    truth = np.argsort(-exact, axis=1)[:, :K] + 1  # fill() numbers faces 1..n in gallery order
-    name = f"facematch_bench_pgv_{os.getpid()}_{size}"
+    truth = _exact_top(queries, gal.vectors, K)
+    name = f"facematch_bench_pgv_{size}_{lfw_images}"
+    snapshot_dir = galleries.CACHE / f"pgv-faiss-{size}-{lfw_images}"
     admin = _dsn(sa.make_url(server).set(database="postgres").render_as_string(hide_password=False))
     with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
+        kept = bool(
+            conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone()
+        )
+        if kept and not keep:
+            conn.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+            kept = False
+        if not kept:
+            conn.execute(f'CREATE DATABASE "{name}"')
+            shutil.rmtree(snapshot_dir, ignore_errors=True)
     url = sa.make_url(server).set(database=name).render_as_string(hide_password=False)
     rows: list[Row] = []
     e2e: list[dict] = []
     try:
-        upgrade_to_head(url)
-        collection = str(fill(url, gal.vectors, log=log))
         engine = create_db_engine(url, statement_timeout_ms=0)
         sessions = session_factory(engine)
+        if kept:
+            with engine.connect() as conn:
+                collection = str(conn.scalar(sa.text("SELECT id FROM collections")))
+            log(f"  reusing the kept database {name} (collection {collection})")
+        else:
+            upgrade_to_head(url)
+            collection = str(fill(url, gal.vectors, log=log))
         with engine.connect() as conn:
             faces_bytes = conn.scalar(sa.text("SELECT pg_total_relation_size('faces')"))
 
-        # --- FAISS: what every replica does at start, and its searches
-        registry = IndexRegistry(gal.vectors.shape[1], exact_max=50_000)
-        sync = IndexSync(registry)
-        t = time.perf_counter()
-        with sessions() as session:
-            sync.start(session, snapshot_dir=None, model_id=MODEL_ID)
-        serving = time.perf_counter() - t
-        registry.wait_idle()
-        built = time.perf_counter() - t
-        index = registry.get(collection)
+        params = vectors.HnswParams()
+        pg_sessions = session_factory(engine, pgvector=params)
+        dim = gal.vectors.shape[1]
         faiss.omp_set_num_threads(1)
-        found, lat = _timed_searches(lambda q, index=index: index.search(q, K)[1], queries)
+        registry = IndexRegistry(dim, exact_max=50_000)
+        sync = IndexSync(registry)
+        faiss_build: float | None = None
+        serving: float | None = None
+        pg_build: float | None = None
+        if not kept:
+            # Both builds at once (FAISS in a background thread of this process, pgvector in the
+            # server's processes): the wall time of a 1M run halves; each build time is what it
+            # took while the other was running.
+            t = time.perf_counter()
+            with sessions() as session:
+                sync.start(session, snapshot_dir=None, model_id=MODEL_ID)
+            serving = time.perf_counter() - t
+            faiss_done: list[float] = []
+            waiter = threading.Thread(
+                target=lambda r=registry: (
+                    r.wait_idle(),
+                    faiss_done.append(time.perf_counter() - t),
+                )
+            )
+            waiter.start()
+            backend = PgvectorIndex(pg_sessions, dim=dim, params=params)
+            t_pg = time.perf_counter()
+            with pg_sessions() as session:
+                backend.start(session, snapshot_dir=None, model_id=MODEL_ID)
+            pg_build = time.perf_counter() - t_pg
+            log(f"  pgvector: backfill + HNSW build {pg_build:.1f} s")
+            waiter.join()
+            faiss_build = faiss_done[0]
+            log(
+                f"  faiss: serving (exact) after {serving:.1f} s, approximate built after "
+                f"{faiss_build:.1f} s"
+            )
+            with sessions() as session:
+                sync.save_snapshot(session, snapshot_dir=snapshot_dir, model_id=MODEL_ID)
+            with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+                conn.execute(sa.text("VACUUM ANALYZE face_vectors"))
+            del registry, sync
+            registry = IndexRegistry(dim, exact_max=50_000)
+            sync = IndexSync(registry)
+        with _locked(lock, "ready times", log):
+            # A fresh FAISS replica: from the snapshot another one saved (the service's restart).
+            t = time.perf_counter()
+            with sessions() as session:
+                how = sync.start(session, snapshot_dir=snapshot_dir, model_id=MODEL_ID)
+            snapshot_ready = time.perf_counter() - t
+            # A fresh pgvector replica: schema checks only.
+            fresh = PgvectorIndex(pg_sessions, dim=dim, params=params)
+            t = time.perf_counter()
+            with pg_sessions() as session:
+                fresh.start(session, snapshot_dir=None, model_id=MODEL_ID)
+            ready = time.perf_counter() - t
+        registry.wait_idle()
+        log(
+            f"  faiss: fresh replica ready from the snapshot ({how}) {snapshot_ready:.2f} s; "
+            f"pgvector: fresh replica ready {ready * 1000:.0f} ms"
+        )
+        index = registry.get(collection)
+        with _locked(lock, "faiss searches", log):
+            found, lat = _timed_searches(lambda q, index=index: index.search(q, K)[1], queries)
         rows.append(
             Row(
                 size,
@@ -167,35 +296,18 @@ def bench_size(
                 *_percentiles(lat),
                 _recall(found, truth, 1),
                 _recall(found, truth, K),
-                built,
+                faiss_build,
                 serving,
                 index.nbytes() / size,
                 faces_bytes / size,
                 len(lat),
+                snapshot_ready,
             )
         )
-        log(
-            f"  faiss: serving after {serving:.1f} s, approximate built after {built:.1f} s, "
-            f"p50 {rows[-1].p50_ms:.2f} ms, recall@1 {rows[-1].recall_at_1:.4f}"
-        )
+        log("  " + markdown(rows[-1:]).splitlines()[-1])
         del registry, sync, index
 
-        # --- pgvector: first start builds, a second replica's start is the ready time
-        params = vectors.HnswParams()
-        pg_sessions = session_factory(engine, pgvector=params)
-        backend = PgvectorIndex(pg_sessions, dim=gal.vectors.shape[1], params=params)
-        t = time.perf_counter()
-        with pg_sessions() as session:
-            backend.start(session, snapshot_dir=None, model_id=MODEL_ID)
-        build = time.perf_counter() - t
-        fresh = PgvectorIndex(pg_sessions, dim=gal.vectors.shape[1], params=params)
-        t = time.perf_counter()
-        with pg_sessions() as session:
-            fresh.start(session, snapshot_dir=None, model_id=MODEL_ID)
-        ready = time.perf_counter() - t
-        log(f"  pgvector: build {build:.1f} s, fresh replica ready {ready * 1000:.0f} ms")
-        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-            conn.execute(sa.text("VACUUM ANALYZE face_vectors"))
+        with engine.connect() as conn:
             vector_bytes = conn.scalar(
                 sa.text(f"SELECT pg_total_relation_size('{vectors.partition_name(collection)}')")
             )
@@ -206,9 +318,7 @@ def bench_size(
             replica_params = vectors.HnswParams(ef_search=ef)
             replica_engine = create_db_engine(url, statement_timeout_ms=0)
             replica_sessions = session_factory(replica_engine, pgvector=replica_params)
-            replica = PgvectorIndex(
-                replica_sessions, dim=gal.vectors.shape[1], params=replica_params
-            )
+            replica = PgvectorIndex(replica_sessions, dim=dim, params=replica_params)
             with replica_sessions() as session:
 
                 def search(q: np.ndarray, replica=replica, session=session) -> np.ndarray:
@@ -216,18 +326,22 @@ def bench_size(
                     session.rollback()  # as a request does: no transaction left open
                     return ids
 
-                for q in queries[:20]:  # warm the buffer cache
+                # A serving database has its graph in shared_buffers: load the partition and its
+                # index (pg_prewarm), then 200 other queries, untimed.
+                _prewarm(session, collection)
+                for q in galleries.queries(gal, 200, seed=size + 2):
                     search(q[None, :])
-                found, lat = _timed_searches(search, queries)
+                with _locked(lock, f"pgvector searches ef_search {ef}", log):
+                    found, lat = _timed_searches(search, queries)
             replica_engine.dispose()
             rows.append(
                 Row(
                     size,
-                    f"pgvector (m16 efC64 ef_search {ef})",
+                    f"pgvector (m{params.m} efC{params.ef_construction} ef_search {ef})",
                     *_percentiles(lat),
                     _recall(found, truth, 1),
                     _recall(found, truth, K),
-                    build,
+                    pg_build,
                     ready,
                     0.0,
                     (faces_bytes + vector_bytes) / size,
@@ -237,10 +351,13 @@ def bench_size(
             log("  " + markdown(rows[-1:]).splitlines()[-1])
         engine.dispose()
         for n in replicas:
-            e2e.append(_http(url, collection, n, requests, log))
+            with _locked(lock, f"HTTP identify with {n} replica(s)", log):
+                e2e.append(_http(url, collection, n, requests, log))
     finally:
-        with psycopg.connect(admin, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        if not keep:
+            with psycopg.connect(admin, autocommit=True) as conn:
+                conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            shutil.rmtree(snapshot_dir, ignore_errors=True)
     return rows, e2e
 
 
@@ -263,13 +380,22 @@ def _http(url: str, collection: str, replicas: int, requests: int, log) -> dict:
             for server in servers:
                 server.wait_ready("/readyz")
             ready = time.perf_counter() - t
+            load_before = os.getloadavg()[0]
             headers = {"X-API-Key": http_load.API_KEY}
             urls = itertools.cycle(
                 [f"{s.base}/v1/collections/{collection}/identify" for s in servers]
             )
+            replica_pids = [s.proc.pid for s in servers]
+            busy0, total0 = _machine_cpu()
+            cpu0 = sum(_process_cpu_s(pid) for pid in replica_pids)
+            own0 = time.process_time()
             lat, rps, errors = asyncio.run(
                 http_load._load(urls, headers, images, 2 * replicas, requests)
             )
+            busy1, total1 = _machine_cpu()
+            replica_cpu = sum(_process_cpu_s(pid) for pid in replica_pids) - cpu0
+            loadgen_cpu = time.process_time() - own0
+            wall = requests / rps
             result = {
                 "replicas": replicas,
                 "concurrency": 2 * replicas,
@@ -280,11 +406,24 @@ def _http(url: str, collection: str, replicas: int, requests: int, log) -> dict:
                 "errors": errors,
                 "all_ready_s": ready,
                 "rss_mib_per_replica": float(np.mean([s.rss_mib() for s in servers])),
+                # Fraction of all the machine's cores busy during the load (anyone's work), and
+                # the CPU the replicas and this load generator used (the rest: PostgreSQL and
+                # whatever else ran).
+                "machine_cpu_busy": (busy1 - busy0) / (total1 - total0),
+                "cores": os.cpu_count(),
+                "replicas_cpu_s": replica_cpu,
+                "replicas_cpu_ms_per_request": replica_cpu * 1000 / requests,
+                "loadgen_cpu_s": loadgen_cpu,
+                "wall_s": wall,
+                "load_average_before": load_before,
             }
             log(
                 f"  http {replicas} replica(s): {rps:.2f} req/s, p50 {result['p50_ms']:.0f} ms, "
                 f"p99 {result['p99_ms']:.0f} ms, errors {errors}, ready {ready:.1f} s, "
-                f"rss {result['rss_mib_per_replica']:.0f} MiB"
+                f"rss {result['rss_mib_per_replica']:.0f} MiB, machine CPU busy "
+                f"{result['machine_cpu_busy']:.0%}, replicas {result['replicas_cpu_s']:.1f} CPU s "
+                f"({result['replicas_cpu_ms_per_request']:.0f} ms/request), load generator "
+                f"{loadgen_cpu:.1f} CPU s of {wall:.1f} s wall"
             )
             return result
         finally:
@@ -292,18 +431,37 @@ def _http(url: str, collection: str, replicas: int, requests: int, log) -> dict:
                 server.stop()
 
 
+def _machine_cpu() -> tuple[int, int]:
+    """(busy, total) jiffies of all cores since boot, from /proc/stat."""
+    fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = fields[3] + fields[4]  # idle + iowait
+    return sum(fields[:8]) - idle, sum(fields[:8])
+
+
+def _process_cpu_s(pid: int) -> float:
+    """User + system CPU seconds of a process and its reaped children (/proc/<pid>/stat)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return 0.0
+    fields = stat.rsplit(")", 1)[1].split()
+    utime, stime, cutime, cstime = (int(x) for x in fields[11:15])
+    return (utime + stime + cutime + cstime) / os.sysconf("SC_CLK_TCK")
+
+
 def markdown(rows: list[Row]) -> str:
     lines = [
         "| templates | backend | p50 ms | p99 ms | recall@1 | recall@5 | build s | ready s "
-        "| replica RAM B/template | DB B/template |",
-        "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| snapshot ready s | replica RAM B/template | DB B/template |",
+        "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in rows:
         build = "–" if r.build_s is None else f"{r.build_s:.1f}"
         ready = "–" if r.ready_s is None else f"{r.ready_s:.2f}"
+        snap = "–" if r.snapshot_ready_s is None else f"{r.snapshot_ready_s:.2f}"
         lines.append(
             f"| {r.size:,} | {r.backend} | {r.p50_ms:.2f} | {r.p99_ms:.2f} | {r.recall_at_1:.4f} "
-            f"| {r.recall_at_5:.4f} | {build} | {ready} | {r.ram_bytes_per_template:.0f} "
+            f"| {r.recall_at_5:.4f} | {build} | {ready} | {snap} | {r.ram_bytes_per_template:.0f} "
             f"| {r.db_bytes_per_template:.0f} |"
         )
     return "\n".join(lines)
@@ -320,11 +478,23 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument(
         "--lfw-images", type=int, default=3600, help="real LFW templates the gallery draws from"
     )
+    parser.add_argument(
+        "--lock",
+        type=Path,
+        help="hold this flock(2) lock file (e.g. /work/notes/bench.lock) for timed phases only",
+    )
+    parser.add_argument(
+        "--keep",
+        action="store_true",
+        help="keep each size's database and FAISS snapshot, and reuse kept ones (no rebuild)",
+    )
     parser.add_argument("--json", type=Path)
     args = parser.parse_args(argv)
     log = lambda msg: print(msg, flush=True)  # noqa: E731
     server, own_data = _server()
     log(f"PostgreSQL with pgvector at {server}")
+    settings = _server_settings(server)
+    log(f"  server settings: {settings}")
     rows: list[Row] = []
     e2e: list[dict] = []
     try:
@@ -339,6 +509,8 @@ def main(argv: list[str] | None = None) -> dict:
                 args.requests,
                 log,
                 args.lfw_images,
+                lock=args.lock,
+                keep=args.keep,
             )
             rows += r
             e2e += e
@@ -357,7 +529,13 @@ def main(argv: list[str] | None = None) -> dict:
             )
     print(markdown(rows))
     result = {
-        "machine": {"cores": os.cpu_count(), "python": platform.python_version()},
+        "machine": {
+            "cores": os.cpu_count(),
+            "python": platform.python_version(),
+            "load_average_at_end": os.getloadavg(),
+        },
+        "server": settings,
+        "lfw_images": args.lfw_images,
         "rows": [asdict(r) for r in rows],
         "http": e2e,
     }

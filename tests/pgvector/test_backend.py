@@ -136,6 +136,19 @@ def test_faces_written_while_faiss_served_are_copied_in_at_start(url: str) -> No
     assert found[0, 0] == ids[7]
 
 
+def test_the_copy_in_pages_through_every_missing_face(url: str) -> None:
+    # In pages smaller than the gallery: each page continues after the last face id copied.
+    with _sessions(url, pgvector=False)() as session:
+        cid, person = _collection(session, None)
+        _enroll(session, person, _units(50, seed=9))
+    with _sessions(url)() as session:
+        vectors.ensure_table(session.connection(), DIM)
+        vectors.create_partition_table(session.connection(), cid)
+        assert vectors.backfill(session, batch=7) == 50
+        assert vectors.backfill(session, batch=7) == 0
+        assert vectors.face_counts(session) == {str(cid): 50}
+
+
 def test_deleting_a_collection_drops_its_table(url: str) -> None:
     sessions = _sessions(url)
     index = _replica(sessions)
