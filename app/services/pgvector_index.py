@@ -24,9 +24,9 @@ log = logging.getLogger(__name__)
 
 # pgvector's HNSW scan returns at most hnsw.ef_search rows, and refuses values above 1000.
 _EF_SEARCH_MAX = 1000
-# maintenance_work_mem for start-up index builds: pgvector builds the graph in memory when it fits
-# (about 1 GB per million 128-d templates at m=16), else far slower on disk.
-_BUILD_MEMORY = "1GB"
+# maintenance_work_mem for the start-up copy-in; each graph build then asks for what its graph
+# needs (vectors.build_memory: ~1.3 GB per million 128-d templates at m=16).
+_BUILD_MEMORY = "64MB"
 
 
 class PgvectorIndex:
@@ -72,9 +72,12 @@ class PgvectorIndex:
                 vectors.create_partition_table(connection, cid)
         copied = vectors.backfill(session)
         for name in vectors.existing_partitions(connection, without_index=True):
-            vectors.create_partition_index(
-                connection, name.removeprefix(f"{vectors.TABLE}_"), self.params
-            )
+            unindexed = name.removeprefix(f"{vectors.TABLE}_")
+            rows = vectors.partition_rows(connection, unindexed)
+            memory = vectors.build_memory(rows, self.dim, self.params.m)
+            vectors.set_build_memory(connection, memory)
+            log.info("pgvector: building the HNSW graph of %d templates (%s)", rows, memory)
+            vectors.create_partition_index(connection, unindexed, self.params)
         session.commit()
         if copied:
             log.info("pgvector: copied %d templates into face_vectors and indexed them", copied)

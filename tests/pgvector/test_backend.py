@@ -206,3 +206,11 @@ def test_pgvector_with_encrypted_templates_is_refused() -> None:
 def test_pgvector_on_sqlite_is_refused() -> None:
     with pytest.raises(ValidationError, match="needs PostgreSQL"):
         Settings(_env_file=None, index_backend="pgvector")  # type: ignore[call-arg]
+
+
+def test_a_start_up_build_asks_for_the_memory_its_graph_needs() -> None:
+    # ~1.2 KB a row at dim 128, m 16 (measured); small partitions keep PostgreSQL's usual size,
+    # very large ones are capped (the build then spills to disk instead of failing).
+    assert vectors.build_memory(0, 128, 16) == "64MB"
+    assert 1300 <= int(vectors.build_memory(1_000_000, 128, 16)[:-2]) <= 1500
+    assert vectors.build_memory(10**9, 128, 16) == f"{vectors.BUILD_MEMORY_MAX_MB}MB"
