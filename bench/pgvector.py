@@ -77,6 +77,14 @@ class Row:
     queries: int
     # FAISS only: a fresh replica's start from the snapshot another replica saved (pgvector: None)
     snapshot_ready_s: float | None = None
+    # The search stage of a request: from a fresh session (pool pre-ping, BEGIN), FAISS's
+    # change-log catch-up + in-memory search, or pgvector's one statement.
+    stage_p50_ms: float | None = None
+    stage_p99_ms: float | None = None
+    # pgvector: CPU per search of the server's backend process and of this (client) process,
+    # independent of how loaded the machine is; wall times above are not.
+    server_cpu_ms: float | None = None
+    client_cpu_ms: float | None = None
 
 
 def _server() -> tuple[str, Path | None]:
@@ -112,6 +120,17 @@ def _percentiles(latencies: list[float]) -> tuple[float, float]:
 def _recall(found: np.ndarray, truth: np.ndarray, k: int) -> float:
     hits = [len(set(f[:k]) & set(t[:k])) / k for f, t in zip(found, truth, strict=True)]
     return float(np.mean(hits))
+
+
+def _stage_searches(sessions, search, queries: np.ndarray) -> list[float]:
+    """Each query from a fresh session, as a request's search stage runs; its end is untimed."""
+    latencies = []
+    for q in queries:
+        with sessions() as session:
+            t = time.perf_counter()
+            search(session, q[None, :])
+            latencies.append((time.perf_counter() - t) * 1000)
+    return latencies
 
 
 def _timed_searches(search, queries: np.ndarray) -> tuple[np.ndarray, list[float]]:
@@ -289,6 +308,15 @@ def bench_size(
         index = registry.get(collection)
         with _locked(lock, "faiss searches", log):
             found, lat = _timed_searches(lambda q, index=index: index.search(q, K)[1], queries)
+
+            # The search stage of a request (app/services/matching.py nearest_faces): a session
+            # checked out (pool pre-ping), catch-up from the change log (BEGIN + one query),
+            # then the in-memory search. The session's end is not timed (as below).
+            def stage_search(session, q: np.ndarray, sync: IndexSync = sync) -> None:
+                sync.catch_up(session)
+                sync.search(session, collection, q, K)
+
+            stage = _stage_searches(sessions, stage_search, queries)
         rows.append(
             Row(
                 size,
@@ -302,6 +330,7 @@ def bench_size(
                 faces_bytes / size,
                 len(lat),
                 snapshot_ready,
+                *_percentiles(stage),
             )
         )
         log("  " + markdown(rows[-1:]).splitlines()[-1])
@@ -320,19 +349,29 @@ def bench_size(
             replica_sessions = session_factory(replica_engine, pgvector=replica_params)
             replica = PgvectorIndex(replica_sessions, dim=dim, params=replica_params)
             with replica_sessions() as session:
-
-                def search(q: np.ndarray, replica=replica, session=session) -> np.ndarray:
-                    ids = replica.search(session, collection, q, K)[1]
-                    session.rollback()  # as a request does: no transaction left open
-                    return ids
-
                 # A serving database has its graph in shared_buffers: load the partition and its
                 # index (pg_prewarm), then 200 other queries, untimed.
                 _prewarm(session, collection)
                 for q in galleries.queries(gal, 200, seed=size + 2):
-                    search(q[None, :])
+                    replica.search(session, collection, q[None, :], K)
+                session.rollback()
+
+                def search(q: np.ndarray, replica=replica, session=session) -> np.ndarray:
+                    # The statement alone, inside a transaction begun (untimed) beforehand.
+                    return replica.search(session, collection, q, K)[1]
+
                 with _locked(lock, f"pgvector searches ef_search {ef}", log):
+                    backend_pid = session.scalar(sa.text("SELECT pg_backend_pid()"))
+                    server0, client0 = _process_cpu_s(backend_pid), time.process_time()
                     found, lat = _timed_searches(search, queries)
+                    server_cpu = (_process_cpu_s(backend_pid) - server0) * 1000 / len(queries)
+                    client_cpu = (time.process_time() - client0) * 1000 / len(queries)
+                    session.rollback()
+                    stage = _stage_searches(
+                        replica_sessions,
+                        lambda s, q, replica=replica: replica.search(s, collection, q, K),
+                        queries,
+                    )
             replica_engine.dispose()
             rows.append(
                 Row(
@@ -346,9 +385,17 @@ def bench_size(
                     0.0,
                     (faces_bytes + vector_bytes) / size,
                     len(lat),
+                    None,
+                    *_percentiles(stage),
+                    server_cpu if server0 > 0 else None,
+                    client_cpu,
                 )
             )
             log("  " + markdown(rows[-1:]).splitlines()[-1])
+            log(
+                f"    CPU per search: server backend {server_cpu:.2f} ms, this process "
+                f"{client_cpu:.2f} ms (load average {os.getloadavg()[0]:.1f})"
+            )
         engine.dispose()
         for n in replicas:
             with _locked(lock, f"HTTP identify with {n} replica(s)", log):
@@ -452,17 +499,20 @@ def _process_cpu_s(pid: int) -> float:
 def markdown(rows: list[Row]) -> str:
     lines = [
         "| templates | backend | p50 ms | p99 ms | recall@1 | recall@5 | build s | ready s "
-        "| snapshot ready s | replica RAM B/template | DB B/template |",
-        "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| snapshot ready s | replica RAM B/template | DB B/template | request stage p50/p99 ms "
+        "| server CPU ms/search |",
+        "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in rows:
         build = "–" if r.build_s is None else f"{r.build_s:.1f}"
         ready = "–" if r.ready_s is None else f"{r.ready_s:.2f}"
         snap = "–" if r.snapshot_ready_s is None else f"{r.snapshot_ready_s:.2f}"
+        stage = "–" if r.stage_p50_ms is None else f"{r.stage_p50_ms:.2f} / {r.stage_p99_ms:.2f}"
+        cpu = "–" if r.server_cpu_ms is None else f"{r.server_cpu_ms:.2f}"
         lines.append(
             f"| {r.size:,} | {r.backend} | {r.p50_ms:.2f} | {r.p99_ms:.2f} | {r.recall_at_1:.4f} "
             f"| {r.recall_at_5:.4f} | {build} | {ready} | {snap} | {r.ram_bytes_per_template:.0f} "
-            f"| {r.db_bytes_per_template:.0f} |"
+            f"| {r.db_bytes_per_template:.0f} | {stage} | {cpu} |"
         )
     return "\n".join(lines)
 
@@ -471,8 +521,8 @@ def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[100_000])
     parser.add_argument("--queries", type=int, default=300)
-    # At least the short list (64): the scan returns at most ef_search rows.
-    parser.add_argument("--ef-search", type=int, nargs="+", default=[64, 100, 200])
+    # At least k: the scan returns at most ef_search rows.
+    parser.add_argument("--ef-search", type=int, nargs="+", default=[40, 64, 100, 200])
     parser.add_argument("--replicas", type=int, nargs="*", default=[])
     parser.add_argument("--requests", type=int, default=120, help="HTTP identify requests per run")
     parser.add_argument(

@@ -3,9 +3,10 @@
 Every face row gets a `face_vectors` row in the same transaction (`app/db/vectors.py`), so a
 committed write is searchable by every replica at once: there is no change-log catch-up and no
 warm-up, and a fresh replica is ready as soon as it has checked the schema (bench/pgvector.py
-measures it). The HNSW graph only proposes a short list; each candidate's similarity is the inner
-product of the stored float32 vectors, and the list is re-ranked by it, so reported similarities
-are exact, as with FAISS.
+measures it). The HNSW graph only chooses the k candidates; each one's similarity is the inner
+product of the stored float32 vectors, and they are ordered by it, so reported similarities are
+exact, as with FAISS. (The graph holds full vectors, so unlike FAISS's SQ8 graph it needs no longer
+short list to re-rank: its own order among the faces it visited is already exact.)
 """
 
 from __future__ import annotations
@@ -42,8 +43,8 @@ class PgvectorIndex:
         self.params = params
         self.ready = False
         self.unreadable: dict[int, str] = {}  # PostgreSQL reads its own vectors: none here
-        # Every connection searches with at least the short list's breadth (one round trip).
-        self._default_ef = min(max(params.ef_search, params.shortlist), _EF_SEARCH_MAX)
+        # Every connection searches with this breadth, set when it connects (no round trip).
+        self._default_ef = min(params.ef_search, _EF_SEARCH_MAX)
         engine = sessions.kw.get("bind")
         if isinstance(engine, Engine):
             vectors.search_defaults(engine, self._default_ef)
@@ -104,15 +105,16 @@ class PgvectorIndex:
         m = len(queries)
         sims = np.full((m, k), -np.inf, dtype=np.float32)
         labels = np.full((m, k), -1, dtype=np.int64)
-        count = min(max(k, self.params.shortlist), _EF_SEARCH_MAX)
+        # k rows, not a short list to re-rank: the graph's distances are exact (vectors.nearest).
+        count = min(k, _EF_SEARCH_MAX)
         # The scan returns at most ef_search rows: raise it for this transaction when k needs it.
-        ef = min(count, _EF_SEARCH_MAX) if count > self._default_ef else None
+        ef = count if count > self._default_ef else None
         for row, query in enumerate(queries):
             found = vectors.nearest(session, collection_id, query, count=count, ef_search=ef)
             if found is None:
                 break  # no partition: a collection no pgvector replica has enrolled into
             ids, scores = found
-            order = np.argsort(-scores, kind="stable")[:k]  # the exact re-rank
+            order = np.argsort(-scores, kind="stable")[:k]  # by the exact inner product
             sims[row, : len(order)] = scores[order]
             labels[row, : len(order)] = ids[order]
         return sims, labels
