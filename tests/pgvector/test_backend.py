@@ -214,3 +214,11 @@ def test_a_start_up_build_asks_for_the_memory_its_graph_needs() -> None:
     assert vectors.build_memory(0, 128, 16) == "64MB"
     assert 1300 <= int(vectors.build_memory(1_000_000, 128, 16)[:-2]) <= 1500
     assert vectors.build_memory(10**9, 128, 16) == f"{vectors.BUILD_MEMORY_MAX_MB}MB"
+
+
+def test_the_text_form_holds_every_float32_exactly() -> None:
+    values = np.concatenate([_units(50, seed=10).ravel(), [1e-30, -3.4e38, 0.1, 1 / 3]])
+    values = values.astype(np.float32)
+    text = vectors.vector_literal(values)
+    assert text[0] == "[" and text[-1] == "]"
+    np.testing.assert_array_equal(np.array(text[1:-1].split(","), dtype=np.float32), values)
