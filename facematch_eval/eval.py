@@ -8,7 +8,8 @@ Accuracy uses a threshold chosen on the train pairs (or 10-fold cross-validation
 given); ROC AUC, TAR at FAR 1e-3 and detection failures are reported beside it. `--reference dlib`
 runs dlib's own pipeline (HOG detector, 5-point shape predictor, face chip, descriptor) on the same
 pairs and prints both columns side by side. The calibration table holds the impostor scores of every
-cross-identity pair among all images the pair files use.
+cross-identity pair among all images the pair files use. With ``FACEMATCH_INT8_MODELS=embedder`` the
+pipeline embeds with the int8 model; its table goes to ``app/vision/calibration_int8.json``.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from app.settings import Settings
+from app.settings import Int8Models, Settings
 from facematch_eval import nearest_to_centre
 
 BATCH = 32
@@ -207,7 +208,13 @@ def _read_rgb(path: Path) -> np.ndarray:
 
 
 def embed_ours(
-    root: Path, images: Sequence[str], model_dir: Path, *, threads: int, log: Callable[[str], None]
+    root: Path,
+    images: Sequence[str],
+    model_dir: Path,
+    *,
+    threads: int,
+    log: Callable[[str], None],
+    int8_models: Int8Models = "none",
 ) -> Templates:
     """The service's own pipeline (MTCNN, chip cutting, ONNX embedder); plain and flip-TTA vectors.
 
@@ -215,9 +222,14 @@ def embed_ours(
     min size 20, the landmarks fall back to the mean of the successful detections (LFW deep-funneled
     images are roughly aligned already); such images are counted as detection failures.
     """
+    from app.vision.calibration import CALIBRATION_FILE
     from app.vision.pipeline import VisionPipeline
 
-    pipeline = VisionPipeline.load(model_dir, threads=threads)
+    # Any table will do (only detection, chips and the embedder are used here), and the int8 one
+    # may not exist yet: this run is what writes it.
+    pipeline = VisionPipeline.load(
+        model_dir, threads=threads, int8_models=int8_models, calibration_file=CALIBRATION_FILE
+    )
     started = time.perf_counter()
 
     landmarks: dict[str, np.ndarray | None] = {}
@@ -628,7 +640,9 @@ def main(argv: list[str] | None = None) -> int:
         return 2
 
     log(f"embedding {len(images)} images with the ONNX pipeline …")
-    ours = embed_ours(args.images, images, model_dir, threads=threads, log=log)
+    ours = embed_ours(
+        args.images, images, model_dir, threads=threads, log=log, int8_models=settings.int8_models
+    )
     results = [
         evaluate("ours (no flip, default)", ours, "plain", test, train),
         evaluate("ours (flip TTA)", ours, "flip", test, train),
@@ -675,7 +689,9 @@ def main(argv: list[str] | None = None) -> int:
             "images": "every image of the pair files: "
             + ", ".join(str(p.name) for p in filter(None, [args.pairs, args.train_pairs])),
             "data": "LFW deep-funneled (umass-vis-lfw), View 1 development split",
-            "pipeline": "MTCNN, template alignment, ONNX dlib ResNet; face nearest image centre",
+            "pipeline": "MTCNN, template alignment, ONNX dlib ResNet"
+            + (" (int8)" if settings.int8_models in ("embedder", "all") else "")
+            + "; face nearest image centre",
         }
         doc = calibration(ours, images, manifest["models"]["embedder"]["model_id"], provenance)
         for result, variant in ((results[0], "plain"), (results[1], "flip")):

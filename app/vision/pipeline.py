@@ -14,7 +14,7 @@ from app.stage_timing import stage_timer
 from app.vision import deadline
 from app.vision.align import align_face, load_template
 from app.vision.batcher import EmbedBatcher
-from app.vision.calibration import CALIBRATION_FILE, FarCalibration, ForeignScale
+from app.vision.calibration import FarCalibration, ForeignScale, calibration_file_for
 from app.vision.decode import DecodedImage, decode_image, oriented_size
 from app.vision.detector import (
     LEAN,
@@ -85,7 +85,7 @@ class VisionPipeline:
         flip_tta: bool = False,
         detect_max_side: int = 1024,
         max_image_pixels: int = 40_000_000,
-        calibration_file: Path = CALIBRATION_FILE,
+        calibration_file: Path | None = None,
         embed_batch_window_ms: float = 0.0,
         int8_models: Int8Models = "none",
         lean_detector: bool = False,
@@ -93,9 +93,13 @@ class VisionPipeline:
     ) -> VisionPipeline:
         model_dir = Path(model_dir)
         manifest: dict[str, Any] = json.loads((model_dir / "manifest.json").read_text())
-        spec = model_spec(manifest, "embedder", int8=uses_int8(int8_models, "embedder"))
+        int8_embedder = uses_int8(int8_models, "embedder")
+        spec = model_spec(manifest, "embedder", int8=int8_embedder)
         model_id = str(spec["model_id"])
-        calibration = FarCalibration.load(calibration_file, flip_tta=flip_tta)
+        calibration = FarCalibration.load(
+            calibration_file or calibration_file_for(int8_embedder=int8_embedder),
+            flip_tta=flip_tta,
+        )
         if calibration.model_id != model_id:
             # A re-export of the same weights keeps accuracy, but the FAR table was measured on
             # another file; say so loudly rather than refuse to start.

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import io
+import json
 from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
 
+from app.vision.calibration import INT8_CALIBRATION_FILE
 from app.vision.pipeline import VisionPipeline
 from app.vision.types import EmbeddedFace, Face, ImageError
 
@@ -141,6 +143,16 @@ def test_int8_embedder_finds_the_same_person(models_dir: Path, photos: Path) -> 
     a, b = fp32.analyze(data)[0].template, int8.analyze(data)[0].template
     assert a is not None and b is not None
     assert float(a @ b) > 0.995
+
+
+def test_int8_embedder_has_its_own_far_table(models_dir: Path) -> None:
+    """int8 templates score impostors a little lower than fp32 (docs/thresholds.md), so the
+    service reads their FAR from the table measured with int8 templates."""
+    int8 = VisionPipeline.load(models_dir, threads=1, int8_models="embedder")
+    doc = json.loads(INT8_CALIBRATION_FILE.read_text())
+    assert "(int8)" in doc["provenance"]["pipeline"]
+    assert int8.default_threshold == doc["default_threshold"]["plain"]["similarity"]
+    assert int8.calibration.model_id == int8.model_id
 
 
 def test_lean_detector_finds_the_same_faces(models_dir: Path, photos: Path) -> None:
