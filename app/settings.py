@@ -44,8 +44,10 @@ class Settings(BaseSettings):
     )
     lean_detector: bool = Field(
         False,
-        description="Detector with PNet threshold 0.85 and RNet NMS 0.6: 1.6x less CPU per photo, "
-        "same recall, -0.3 pt LFW DevTest accuracy (docs/thresholds.md), so off by default.",
+        description="Detector with PNet threshold 0.85 and RNet NMS 0.6: 1.6-1.8x faster per "
+        "640x480 photo, but it misses more faces (LFW 3 vs 1 of 4,992; multiface 30 vs 31 of "
+        "32) and moves landmarks (-0.3 pt LFW DevTest accuracy; docs/thresholds.md), so off by "
+        "default.",
     )
     int8_models: Int8Models = Field(
         "none",

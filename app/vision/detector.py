@@ -44,12 +44,12 @@ class DetectorConfig:
     report_threshold: float = 0.95
 
 
-# The lean path (FACEMATCH_LEAN_DETECTOR, opt-in): PNet threshold 0.85 instead of 0.6 and RNet NMS
-# 0.6 instead of 0.7, so RNet and ONet see about half the candidates: 1.60× less CPU per 640×480
-# photo with the same faces found on photos/multiface (min size 20 and 40), LFW View 1 (0 failures
-# in 4,992) and photos/nonface (0); but the landmarks move (> 0.5 px in half the LFW images) and
-# View 1 DevTest accuracy fell 0.3 pt (10-fold CV -0.03, TAR @ FAR 1e-3 +0.2): more than a default
-# may lose (docs/thresholds.md, "Detector path").
+# The lean path (FACEMATCH_LEAN_DETECTOR, opt-in, not recommended): PNet threshold 0.85 instead of
+# 0.6 and RNet NMS 0.6 instead of 0.7, so RNet and ONet see about half the candidates: 1.6-1.8x
+# faster per 640x480 photo. But ONet's winner per face changes, so landmarks move (> 0.5 px in half
+# the LFW images; View 1 DevTest -0.3 pt), and at the 0.95 reporting threshold it misses more faces
+# (LFW 3 vs 1 of 4,992, photos/multiface 30 vs 31 of 32 at min size 40). Measured twice, and why no
+# landmark recipe brings it back to the default's points: docs/thresholds.md, "Detector path".
 LEAN = DetectorConfig(thresholds=(0.85, 0.7, 0.7), nms_rnet=0.6)
 
 
