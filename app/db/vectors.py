@@ -220,9 +220,12 @@ def build_memory(rows: int, dim: int, m: int) -> str:
     pgvector builds in memory until the graph outgrows maintenance_work_mem, then continues on
     disk "significantly" slower. Per row the graph holds the vector (4·dim + 8 B), 2·m level-0
     neighbour slots of 16 B, and about 200 B of bookkeeping: 1,232 B at dim 128, m 16, against
-    1,227 B measured on pgvector 0.8.6 (a build with 8 MB reported spilling after 6,835 rows). So
-    1M templates need ~1.3 GB; the fixed 1 GB used before spilled at ~875k. +10 % and 64 MB of
-    headroom, capped at BUILD_MEMORY_MAX_MB."""
+    1,226 B measured on pgvector 0.8.6 (builds with 8 MB and 16 MB, serial and parallel, reported
+    spilling after 6,835 and 13,686 rows). So 1M templates need ~1.3 GB; the fixed 1 GB used
+    before spills at ~875k. (In the 1M bench build, with the index inside a 3 GB shared_buffers,
+    the rate past that point did not drop: 45-47k rows/min before and after. The spill costs where
+    the graph's pages must be read back from disk.) +10 % and 64 MB of headroom, capped at
+    BUILD_MEMORY_MAX_MB."""
     per_row = 4 * dim + 8 + 32 * m + 200
     megabytes = -(-rows * per_row * 11 // 10 // 2**20) + 64
     return f"{min(megabytes, BUILD_MEMORY_MAX_MB)}MB"
