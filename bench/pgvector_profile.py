@@ -56,12 +56,12 @@ def main(argv: list[str] | None = None) -> dict:
     with engine.connect() as conn:
         collection = str(conn.scalar(sa.text("SELECT id FROM collections")))
     table = vectors.partition_name(collection)
-    count = max(params.shortlist, 5)
+    count = 5  # k: what the backend asks for (no short list, app/db/vectors.py nearest)
     sql = (
         f"SELECT face_id, -(embedding <#> CAST(%s AS vector)) AS sim FROM {table} "
         f"ORDER BY embedding <=> CAST(%s AS vector) LIMIT {count}"
     )
-    out: dict[str, object] = {"ef_search": args.ef_search, "shortlist": count}
+    out: dict[str, object] = {"ef_search": args.ef_search, "limit": count}
     with psycopg.connect(dsn) as conn:
         conn.execute(f"SET hnsw.ef_search = {int(args.ef_search)}")
         plan = conn.execute(
