@@ -6,13 +6,18 @@ import csv
 import json
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
+
+from app.vision import detector as detector_module
 
 from app.vision.decode import decode_image
 from app.vision.detector import (
     DetectorConfig,
     MtcnnDetector,
+    _crops,
+    _Net,
     _nms_python,
     _pyramid_layout,
     downscale_for_detection,
@@ -193,3 +198,64 @@ def test_multiface_faces_above_the_minimum_size_are_found_by_default(
     folder = shared_data / "photos" / "multiface"
     found = {name: _detect(detector, folder / name) for name, _, _ in truth}
     assert _recall(found, truth) == pytest.approx(31 / 32)
+
+
+# --- the fast crop/normalise path gives exactly what the straightforward code gave ---------------
+
+
+def _crops_reference(image: np.ndarray, boxes: np.ndarray, size: int) -> np.ndarray:
+    """The detector's crop code before issue 17b: a numpy zero-padded copy per crop that leaves
+    the image, then INTER_AREA to size×size."""
+    h, w = image.shape[:2]
+    out = np.zeros((len(boxes), size, size, 3), np.uint8)
+    ints = np.trunc(boxes[:, :4]).astype(np.int64) - 1
+    for k, (x1, y1, x2, y2) in enumerate(ints):
+        bw, bh = x2 - x1 + 1, y2 - y1 + 1
+        if bw < 2 or bh < 2:
+            continue
+        sx1, sy1, sx2, sy2 = max(x1, 0), max(y1, 0), min(x2 + 1, w), min(y2 + 1, h)
+        if sx2 <= sx1 or sy2 <= sy1:
+            continue
+        if sx1 == x1 and sy1 == y1 and sx2 == x2 + 1 and sy2 == y2 + 1:
+            patch = image[sy1:sy2, sx1:sx2]
+        else:
+            patch = np.zeros((bh, bw, 3), np.uint8)
+            patch[sy1 - y1 : sy2 - y1, sx1 - x1 : sx2 - x1] = image[sy1:sy2, sx1:sx2]
+        out[k] = cv2.resize(patch, (size, size), interpolation=cv2.INTER_AREA)
+    return out
+
+
+def _run_reference(self: _Net, batch_uint8: np.ndarray) -> list[np.ndarray]:
+    x = (batch_uint8.astype(np.float32) - self.mean) * self.scale
+    x = np.ascontiguousarray(x.transpose(0, 3, 1, 2))
+    outputs: list[np.ndarray] = self.session.run(list(self.output_names), {self.input_name: x})
+    return outputs
+
+
+def test_crops_are_pixel_identical_to_the_reference_loop() -> None:
+    rng = np.random.default_rng(0)
+    image = rng.integers(0, 256, (97, 131, 3), np.uint8)
+    for trial in range(200):
+        n = int(rng.integers(0, 40))
+        corner = rng.uniform(-60, 150, (n, 2))  # many boxes leave the image, some miss it
+        side = rng.uniform(0, 120, (n, 1)) if trial % 3 else rng.uniform(0, 3, (n, 1))
+        boxes = np.column_stack([corner, corner + side])
+        for size in (24, 48):
+            assert np.array_equal(_crops(image, boxes, size), _crops_reference(image, boxes, size))
+
+
+def test_detections_equal_the_reference_path_on_fixture_photos(
+    detector: MtcnnDetector, photos: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    paths = sorted(photos.rglob("*.jpg"))
+    assert paths
+    images = [downscale_for_detection(_rgb(p), 1024)[0] for p in paths]
+    fast = [detector.detect(i, min_face_size=20) for i in images]
+    monkeypatch.setattr(detector_module, "_crops", _crops_reference)
+    monkeypatch.setattr(_Net, "run", _run_reference)
+    reference = [detector.detect(i, min_face_size=20) for i in images]
+    assert sum(len(d) for d in reference) > 0
+    for a, b in zip(fast, reference, strict=True):
+        assert np.array_equal(a.boxes, b.boxes)
+        assert np.array_equal(a.scores, b.scores)
+        assert np.array_equal(a.landmarks, b.landmarks)
