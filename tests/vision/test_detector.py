@@ -11,7 +11,6 @@ import numpy as np
 import pytest
 
 from app.vision import detector as detector_module
-
 from app.vision.decode import decode_image
 from app.vision.detector import (
     DetectorConfig,
@@ -127,6 +126,20 @@ def test_pyramid_levels_do_not_overlap_and_sit_on_even_offsets() -> None:
         assert region.shape == (level.height, level.width)
         assert not region.any()
         region[:] = True
+
+
+def test_shelf_packed_pyramid_never_overlaps_on_random_photo_sizes() -> None:
+    rng = np.random.default_rng(1)
+    for _ in range(500):
+        h, w, m = (int(v) for v in (*rng.integers(12, 2000, 2), rng.integers(12, 120)))
+        layout = _pyramid_layout(h, w, m, 0.709)
+        occupied = np.zeros((layout.height, layout.width), bool)
+        for level in layout.levels:
+            assert level.top % 2 == 0 and level.left % 2 == 0
+            eh, ew = level.height + (level.height & 1), level.width + (level.width & 1)
+            region = occupied[level.top : level.top + eh, level.left : level.left + ew]
+            assert region.shape == (eh, ew) and not region.any()
+            region[:] = True
 
 
 def test_nms_keeps_the_best_of_overlapping_boxes() -> None:
