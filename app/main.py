@@ -89,6 +89,7 @@ def load_pipeline(settings: Settings) -> VisionPipeline | None:
             settings.model_dir,
             threads=settings.inference_threads,
             flip_tta=settings.flip_tta,
+            fused_chips=settings.fused_chips,
             detect_max_side=settings.detect_max_side,
             max_image_pixels=settings.max_image_pixels,
             embed_batch_window_ms=settings.embed_batch_window_ms,

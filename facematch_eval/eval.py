@@ -216,7 +216,9 @@ def embed_ours(
     log: Callable[[str], None],
     int8_models: Int8Models = "none",
 ) -> Templates:
-    """The service's own pipeline (MTCNN, chip cutting, ONNX embedder); plain and flip-TTA vectors.
+    """The service's own pipeline (MTCNN, chip cutting, ONNX embedder): per image the "plain"
+    (MTCNN's chip), "flip" (plus its mirror) and "fused" (plus dlib's chip and its mirror, the
+    default: `VisionPipeline.chip_views`) templates.
 
     In an LFW image the subject is the face nearest the centre. Where MTCNN finds no face even at
     min size 20, the landmarks fall back to the mean of the successful detections (LFW deep-funneled
@@ -228,11 +230,18 @@ def embed_ours(
     # Any table will do (only detection, chips and the embedder are used here), and the int8 one
     # may not exist yet: this run is what writes it.
     pipeline = VisionPipeline.load(
-        model_dir, threads=threads, int8_models=int8_models, calibration_file=CALIBRATION_FILE
+        model_dir,
+        threads=threads,
+        int8_models=int8_models,
+        calibration_file=CALIBRATION_FILE,
+        fused_chips=True,
     )
+    if not pipeline.fused_chips:
+        raise SystemExit("fused templates need the shape predictor; re-run model_export export")
     started = time.perf_counter()
 
     landmarks: dict[str, np.ndarray | None] = {}
+    boxes: dict[str, np.ndarray] = {}
     for k, name in enumerate(images):
         rgb = _read_rgb(root / name)
         found = pipeline.detector.detect(rgb, min_face_size=40)
@@ -243,11 +252,14 @@ def embed_ours(
             continue
         centres = (found.boxes[:, :2] + found.boxes[:, 2:]) / 2
         h, w = rgb.shape[:2]
-        landmarks[name] = found.landmarks[nearest_to_centre(centres, w, h)].astype(np.float64)
+        subject = nearest_to_centre(centres, w, h)
+        landmarks[name] = found.landmarks[subject].astype(np.float64)
+        boxes[name] = found.boxes[subject].astype(np.float64)
         if k % 500 == 0:
             log(f"  ours: detected {k}/{len(images)}")
     good = [v for v in landmarks.values() if v is not None]
     fallback = np.mean(good, axis=0) if good else pipeline.template.copy()
+    fallback_box = np.mean(list(boxes.values()), axis=0) if boxes else np.array([0, 0, 150, 150.0])
     result = Templates(failures=[n for n, v in landmarks.items() if v is None])
 
     for start in range(0, len(images), BATCH):
@@ -256,15 +268,20 @@ def embed_ours(
         for name in names:
             rgb = _read_rgb(root / name)
             points = landmarks[name]
-            cut = pipeline.chip_points(rgb, fallback if points is None else points)[0]
-            chips.append(pipeline.chip(rgb, cut))
-        batch = np.stack(chips)
-        plain = pipeline.embedder.embed(batch)
-        mirrored = pipeline.embedder.embed(np.ascontiguousarray(batch[:, :, ::-1]))
-        flip = plain + mirrored
+            box = boxes.get(name, fallback_box)
+            chips.append(pipeline.chip_views(rgb, fallback if points is None else points, box)[0])
+        batch = np.stack(chips)  # (n, 2 views, 150, 150, 3): MTCNN's chip, dlib's chip
+        # Every chip and mirror once; the three templates are sums of their unit vectors.
+        raw = pipeline.embedder.descriptors(
+            np.concatenate([batch[:, 0], batch[:, 0, :, ::-1], batch[:, 1], batch[:, 1, :, ::-1]])
+        )
+        unit = (raw / np.linalg.norm(raw, axis=1, keepdims=True)).reshape(4, len(names), -1)
+        flip = unit[0] + unit[1]
+        fused = flip + unit[2] + unit[3]
         flip /= np.linalg.norm(flip, axis=1, keepdims=True)
+        fused /= np.linalg.norm(fused, axis=1, keepdims=True)
         for i, name in enumerate(names):
-            result.vectors[name] = {"plain": plain[i], "flip": flip[i]}
+            result.vectors[name] = {"plain": unit[0][i], "flip": flip[i], "fused": fused[i]}
         if (start // BATCH) % 20 == 0:
             log(f"  ours: embedded {start + len(names)}/{len(images)}")
     result.seconds = time.perf_counter() - started
@@ -532,7 +549,7 @@ def calibration(
 ) -> dict[str, Any]:
     tables, defaults = {}, {}
     n_pairs = 0
-    for variant, key in (("flip", "flip_tta"), ("plain", "plain")):
+    for variant, key in (("fused", "fused"), ("flip", "flip_tta"), ("plain", "plain")):
         impostors = impostor_scores(templates, images, variant)
         n_pairs = len(impostors)
         tables[key] = far_table(impostors)
@@ -644,7 +661,8 @@ def main(argv: list[str] | None = None) -> int:
         args.images, images, model_dir, threads=threads, log=log, int8_models=settings.int8_models
     )
     results = [
-        evaluate("ours (no flip, default)", ours, "plain", test, train),
+        evaluate("ours (fused, default)", ours, "fused", test, train),
+        evaluate("ours (no flip)", ours, "plain", test, train),
         evaluate("ours (flip TTA)", ours, "flip", test, train),
     ]
     if args.reference == "dlib":
@@ -689,12 +707,13 @@ def main(argv: list[str] | None = None) -> int:
             "images": "every image of the pair files: "
             + ", ".join(str(p.name) for p in filter(None, [args.pairs, args.train_pairs])),
             "data": "LFW deep-funneled (umass-vis-lfw), View 1 development split",
-            "pipeline": "MTCNN, template alignment, ONNX dlib ResNet"
+            "pipeline": "MTCNN, template alignment (fused: plus dlib's 5-point chip from the "
+            "MTCNN box, and mirrors), ONNX dlib ResNet"
             + (" (int8)" if settings.int8_models in ("embedder", "all") else "")
             + "; face nearest image centre",
         }
         doc = calibration(ours, images, manifest["models"]["embedder"]["model_id"], provenance)
-        for result, variant in ((results[0], "plain"), (results[1], "flip")):
+        for result, variant in zip(results, ("fused", "plain", "flip"), strict=False):
             print(f"\noperating points, {result.name}:")
             print(operating_points(result, impostor_scores(ours, images, variant)))
             if train is not None:

@@ -72,11 +72,12 @@ def _measured(mode: str, model_id: str) -> dict[str, Any] | None:
 
 def render_table(calibration_file: Path = CALIBRATION_FILE) -> str:
     lines = [BEGIN, ""]
-    for mode, title, flip in (
-        ("plain", "default (no flip TTA)", False),
-        ("flip_tta", "`FACEMATCH_FLIP_TTA=true`", True),
+    for mode, title in (
+        ("fused", "default (fused templates)"),
+        ("plain", "`FACEMATCH_FUSED_CHIPS=false`"),
+        ("flip_tta", "`FACEMATCH_FUSED_CHIPS=false FACEMATCH_FLIP_TTA=true`"),
     ):
-        calibration = FarCalibration.load(calibration_file, flip_tta=flip)
+        calibration = FarCalibration.load(calibration_file, mode=mode)
         scale = ForeignScale(calibration)
         measured = _measured(mode, calibration.model_id)
         lines += [
@@ -123,8 +124,8 @@ def measure(data: Path, threads: int) -> None:
     templates = embed_ours(data / "images", images, REPO / "models", threads=threads, log=print)
     modes: dict[str, Any] = {}
     model_id = ""
-    for mode, variant, flip in (("plain", "plain", False), ("flip_tta", "flip", True)):
-        calibration = FarCalibration.load(CALIBRATION_FILE, flip_tta=flip)
+    for mode, variant in (("fused", "fused"), ("plain", "plain"), ("flip_tta", "flip")):
+        calibration = FarCalibration.load(CALIBRATION_FILE, mode=mode)
         model_id = calibration.model_id
         scale = ForeignScale(calibration)
         impostors = np.sort(impostor_scores(templates, images, variant))

@@ -24,6 +24,14 @@ def calibration_file_for(*, int8_embedder: bool) -> Path:
     return INT8_CALIBRATION_FILE if int8_embedder else CALIBRATION_FILE
 
 
+def template_mode(*, fused_chips: bool, flip_tta: bool) -> str:
+    """How templates are made, naming the calibration table: "fused" (two chips and their mirrors,
+    the default), "flip_tta" (MTCNN's chip and its mirror) or "plain" (MTCNN's chip alone)."""
+    if fused_chips:
+        return "fused"
+    return "flip_tta" if flip_tta else "plain"
+
+
 @dataclass(frozen=True, slots=True)
 class FarCalibration:
     similarities: np.ndarray  # ascending
@@ -34,14 +42,17 @@ class FarCalibration:
     default_threshold: float
 
     @classmethod
-    def load(cls, path: Path = CALIBRATION_FILE, *, flip_tta: bool = False) -> FarCalibration:
+    def load(cls, path: Path = CALIBRATION_FILE, *, mode: str = "fused") -> FarCalibration:
+        """The table of one template mode (`template_mode`): each mode's scores differ."""
         doc = json.loads(path.read_text())
-        table = doc["tables"]["flip_tta" if flip_tta else "plain"]
+        if mode not in doc["tables"]:
+            raise KeyError(f"{path} has no calibration for templates {mode!r}; run facematch eval")
+        table = doc["tables"][mode]
         sims = np.asarray([row[0] for row in table], np.float64)
         fars = np.asarray([row[1] for row in table], np.float64)
         if np.any(np.diff(sims) <= 0) or np.any(np.diff(fars) > 0):
             raise ValueError(f"{path}: calibration table must be sorted with non-increasing FAR")
-        default = doc["default_threshold"]["flip_tta" if flip_tta else "plain"]
+        default = doc["default_threshold"][mode]
         return cls(
             similarities=sims,
             fars=fars,

@@ -35,21 +35,24 @@ class Embedder:
         return np.asarray(raw, dtype=np.float32)
 
     def embed(self, chips: np.ndarray) -> np.ndarray:
-        """(n, 150, 150, 3) uint8 RGB → (n, dim) float32 unit vectors.
+        """(n, 150, 150, 3) or (n, views, 150, 150, 3) uint8 RGB → (n, dim) float32 unit vectors.
 
-        With flip TTA each chip is embedded with its mirror image in the same batch and the two
-        embeddings are summed: a face's mirror is the same identity, and averaging cancels part of
-        the error that depends on which side the light or the head turn falls.
+        A face's views (`VisionPipeline.chip_views`), and with flip TTA each view's mirror image,
+        are embedded in the same batch; each embedding is normalised and a face's are summed: the
+        mirror is the same identity, and averaging cancels part of the error that depends on which
+        side the light or the head turn falls, or on where alignment put the points.
         """
-        n = len(chips)
+        if chips.ndim == 4:
+            chips = chips[:, None]
+        n, views = chips.shape[:2]
         if n == 0:
             return np.zeros((0, self.dim), np.float32)
-        batch = np.concatenate([chips, chips[:, :, ::-1]]) if self.flip_tta else chips
+        flat = chips.reshape(n * views, *chips.shape[2:])
+        batch = np.concatenate([flat, flat[:, :, ::-1]]) if self.flip_tta else flat
         raw = self.descriptors(batch)
-        if self.flip_tta:
-            raw = raw[:n] / np.linalg.norm(raw[:n], axis=1, keepdims=True) + raw[
-                n:
-            ] / np.linalg.norm(raw[n:], axis=1, keepdims=True)
+        if self.flip_tta or views > 1:
+            raw = raw / np.maximum(np.linalg.norm(raw, axis=1, keepdims=True), 1e-12)
+            raw = raw.reshape(-1, n, views, raw.shape[-1]).sum(axis=(0, 2))
         norms = np.linalg.norm(raw, axis=1, keepdims=True)
         unit: np.ndarray = (raw / np.maximum(norms, 1e-12)).astype(np.float32)
         return unit

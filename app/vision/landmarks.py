@@ -142,3 +142,23 @@ def seed_rects(mtcnn_points: np.ndarray, initial_shape: np.ndarray) -> np.ndarra
     left = middle[:, 0] - unit_middle[0] * side
     top = middle[:, 1] - unit_middle[1] * side
     return np.stack([left, top, left + side, top + side], axis=1)
+
+
+# dlib's HOG box relative to MTCNN's box of the same face: centre offset in units of MTCNN's
+# width/height and side relative to sqrt(width × height). Medians over the 3,417 LFW View 1
+# DevTrain images where both detectors found the centred face (DevTest people were not used).
+_HOG_FROM_MTCNN_BOX = (-0.0246, 0.0520, 0.9838)
+
+
+def box_seed_rects(mtcnn_boxes: np.ndarray) -> np.ndarray:
+    """Boxes (n, 4) left top right bottom shaped as dlib's HOG detector draws them, from MTCNN's
+    (n, 4) x1 y1 x2 y2 boxes: the square, slightly lower and tighter box the shape predictor was
+    trained on. Seeding from the box (rather than from the eyes, `seed_rects`) gave the better
+    chips on LFW View 1: 10-fold CV 98.75 % vs 98.44 % for that chip alone (docs/thresholds.md)."""
+    boxes = np.asarray(mtcnn_boxes, dtype=np.float64).reshape(-1, 4)
+    dx, dy, side_ratio = _HOG_FROM_MTCNN_BOX
+    w, h = boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1]
+    cx = (boxes[:, 0] + boxes[:, 2]) / 2 + dx * w
+    cy = (boxes[:, 1] + boxes[:, 3]) / 2 + dy * h
+    half = side_ratio * np.sqrt(np.maximum(w * h, 0.0)) / 2
+    return np.stack([cx - half, cy - half, cx + half, cy + half], axis=1)

@@ -37,6 +37,8 @@ def _batched_copy(pipeline: VisionPipeline, window_ms: float) -> VisionPipeline:
         detect_max_side=pipeline.detect_max_side,
         max_image_pixels=pipeline.max_image_pixels,
         embed_batch_window_ms=window_ms,
+        shape_predictor=pipeline.shape_predictor,
+        fused_chips=pipeline.fused_chips,
     )
 
 

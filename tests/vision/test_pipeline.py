@@ -11,6 +11,7 @@ import pytest
 from PIL import Image
 
 from app.vision.calibration import INT8_CALIBRATION_FILE
+from app.vision.decode import decode_image
 from app.vision.pipeline import VisionPipeline
 from app.vision.types import EmbeddedFace, Face, ImageError
 
@@ -110,10 +111,28 @@ def test_pixel_cap_comes_from_load(models_dir: Path, photos: Path) -> None:
 
 
 def test_flip_tta_changes_the_template_only_slightly(models_dir: Path, photos: Path) -> None:
-    with_flip = VisionPipeline.load(models_dir, flip_tta=True)
-    without = VisionPipeline.load(models_dir, flip_tta=False)
+    with_flip = VisionPipeline.load(models_dir, flip_tta=True, fused_chips=False)
+    without = VisionPipeline.load(models_dir, flip_tta=False, fused_chips=False)
     path = photos / "obama" / "obama2.jpg"
     similarity = float(_template(with_flip, path) @ _template(without, path))
+    assert 0.95 < similarity < 1.0
+
+
+def test_fused_templates_are_the_default_and_stay_comparable(
+    models_dir: Path, photos: Path
+) -> None:
+    """Fused templates (two chips and their mirrors) keep the model id and the space of one-chip
+    templates, so collections enrolled with either can be searched with the other."""
+    fused = VisionPipeline.load(models_dir)
+    one = VisionPipeline.load(models_dir, fused_chips=False)
+    assert fused.fused_chips and fused.embedder.flip_tta and not one.fused_chips
+    assert fused.model_id == one.model_id
+    assert fused.default_threshold != one.default_threshold  # each mode has its own table
+    path = photos / "obama" / "obama2.jpg"
+    decoded = decode_image(path.read_bytes(), max_pixels=fused.max_image_pixels)
+    _, chips = fused._find(decoded, min_face_size=40, max_faces=1)
+    assert chips[0].shape == (2, 150, 150, 3)  # MTCNN's chip, dlib's chip
+    similarity = float(_template(fused, path) @ _template(one, path))
     assert 0.95 < similarity < 1.0
 
 
