@@ -170,7 +170,7 @@ def test_int8_embedder_has_its_own_far_table(models_dir: Path) -> None:
     int8 = VisionPipeline.load(models_dir, threads=1, int8_models="embedder")
     doc = json.loads(INT8_CALIBRATION_FILE.read_text())
     assert "(int8)" in doc["provenance"]["pipeline"]
-    assert int8.default_threshold == doc["default_threshold"]["plain"]["similarity"]
+    assert int8.default_threshold == doc["default_threshold"]["fused"]["similarity"]
     assert int8.calibration.model_id == int8.model_id
 
 
