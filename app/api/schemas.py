@@ -390,7 +390,7 @@ class IdentifyOut(ApiModel):
                             "match": _CANDIDATE_EXAMPLE,
                         }
                     ],
-                    "threshold": 0.9265,
+                    "threshold": 0.9301,
                     "model_id": "dlib-resnet-v1@55533b28",
                 }
             ]
@@ -414,8 +414,8 @@ class VerifyOut(ApiModel):
                 {
                     "similarity": 0.82349,
                     "match": False,
-                    "threshold": 0.9265,
-                    "estimated_far": 0.668,
+                    "threshold": 0.9301,
+                    "estimated_far": 0.679,
                     "face_a": {"box": {"x": 549.1, "y": 117.8, "width": 363.7, "height": 505.2}},
                     "face_b": {"box": {"x": 428.0, "y": 174.2, "width": 284.1, "height": 385.3}},
                     "face_id": None,
@@ -528,16 +528,16 @@ class KeyCreated(KeyOut):
 _MODEL_EXAMPLE: dict[str, Any] = {
     "model_id": "dlib-resnet-v1@55533b28",
     "embedding_dim": 128,
-    "default_threshold": 0.9265,
-    "threshold": 0.9265,
+    "default_threshold": 0.9301,
+    "threshold": 0.9301,
     "estimated_far": 0.001,
     "calibration": {
         "impostor_pairs": 12454344,
         "far_floor": 8.03e-08,
         "points": [
-            {"similarity": 0.9, "far": 0.0146},
-            {"similarity": 0.9265, "far": 0.001},
-            {"similarity": 0.95, "far": 3.13e-05},
+            {"similarity": 0.9, "far": 0.0303},
+            {"similarity": 0.9301, "far": 0.001},
+            {"similarity": 0.95, "far": 2.72e-05},
         ],
     },
 }
